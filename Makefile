@@ -1,0 +1,39 @@
+# MRS: `make demo` and `make test` work on a fresh machine (they create .venv and install).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export MRS_DATA_DIR ?= $(CURDIR)/data/demo
+
+.PHONY: install demo run ui test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/mrs demo --data-dir $(MRS_DATA_DIR)
+
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/mrs run --data-dir $(MRS_DATA_DIR)
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -w workspace.yaml
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/bench_detection_cohorting.py
+
+clean:
+	rm -rf $(VENV) $(DAGSTER_HOME) data/demo

@@ -1,0 +1,56 @@
+import pandas as pd
+from dagster import AssetExecutionContext, Failure, asset
+
+from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
+from mrs_dagster.resources import MRSConfig
+from mrs_dagster.stages.baseline import baseline_predictions
+from mrs_dagster.stages.classifier import classifier_predictions
+from mrs_dagster.stages.detection import detect_minority_reports
+from mrs_dagster.stages.ingest import current_sales_series
+
+
+def _current_series(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
+    if sales_timeseries_data.empty:
+        raise Failure("sales_timeseries_data is empty: nothing has been landed for this run_id")
+    return current_sales_series(sales_timeseries_data)
+
+
+@asset(group_name="detection", dagster_type=DAGSTER_TYPES["baseline_sales_model_prediction_log"])
+def baseline_sales_model_prediction_log(mrs: MRSConfig, sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
+    """Expected units and sales per store x SKU x tick, learned from the days before each tick."""
+    return baseline_predictions(_current_series(sales_timeseries_data), mrs.current_run_id())
+
+
+@asset(group_name="detection", dagster_type=DAGSTER_TYPES["anomaly_classifier_model_prediction_log"])
+def anomaly_classifier_model_prediction_log(
+    mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, baseline_sales_model_prediction_log: pd.DataFrame
+) -> pd.DataFrame:
+    """Per-tick Poisson anomaly score and flag for every series with a baseline."""
+    return classifier_predictions(
+        _current_series(sales_timeseries_data), baseline_sales_model_prediction_log, mrs.current_run_id()
+    )
+
+
+@asset(group_name="detection", dagster_type=DAGSTER_TYPES["minority_reports_detected_log"])
+def minority_reports_detected_log(
+    context: AssetExecutionContext,
+    mrs: MRSConfig,
+    sales_timeseries_data: pd.DataFrame,
+    baseline_sales_model_prediction_log: pd.DataFrame,
+    anomaly_classifier_model_prediction_log: pd.DataFrame,
+) -> pd.DataFrame:
+    """MRDL. Critical: if the baseline or classifier log is unavailable (never written, or empty
+    for this run), detection falls back to the deviation heuristic and marks its rows degraded."""
+    reports = detect_minority_reports(
+        _current_series(sales_timeseries_data),
+        baseline_sales_model_prediction_log,
+        anomaly_classifier_model_prediction_log,
+        mrs.current_run_id(),
+    )
+    degraded = bool(reports["is_degraded"].any()) if not reports.empty else (
+        baseline_sales_model_prediction_log.empty or anomaly_classifier_model_prediction_log.empty
+    )
+    if degraded:
+        context.log.warning("baseline or classifier log unavailable: detection degraded to the deviation heuristic")
+    context.add_output_metadata({"reports": int(reports["report_id"].nunique()), "is_degraded": degraded})
+    return reports

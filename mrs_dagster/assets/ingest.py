@@ -1,0 +1,50 @@
+import pandas as pd
+from dagster import AssetExecutionContext, AssetOut, AssetSpec, MetadataValue, Output, asset, multi_asset
+
+from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
+from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
+from mrs_dagster.landing import read_deliveries
+from mrs_dagster.resources import MRSConfig
+from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
+
+landing_sales = AssetSpec(
+    "landing_sales",
+    group_name="landing",
+    description="Retailer deliveries in <data dir>/landing/sales/ (*.csv, *.parquet), immutable once landed.",
+)
+
+
+@multi_asset(
+    outs={
+        "unified_sales_data": AssetOut(group_name="ingest", dagster_type=DAGSTER_TYPES["unified_sales_data"]),
+        "unified_sales_data_errors": AssetOut(group_name="ingest", dagster_type=DAGSTER_TYPES["unified_sales_data_errors"]),
+    },
+    deps=[landing_sales, "demo_run_config"],
+)
+def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig):
+    """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters."""
+    run_id = mrs.current_run_id()
+    valid, errors = [UNIFIED_SALES_DATA.empty()], [UNIFIED_SALES_DATA_ERRORS.empty()]
+    files = 0
+    for source_file, rows in read_deliveries(mrs.path):
+        files += 1
+        if isinstance(rows, Exception):
+            errors.append(unreadable_file(source_file, f"unreadable file: {rows}", run_id))
+            continue
+        ok, bad = parse_sales_rows(rows, source_file, run_id)
+        valid.append(ok)
+        errors.append(bad)
+    unified = pd.concat(valid, ignore_index=True)
+    dead = pd.concat(errors, ignore_index=True)
+    yield Output(unified, "unified_sales_data", metadata={"files": files, "rows": len(unified)})
+    yield Output(
+        dead,
+        "unified_sales_data_errors",
+        metadata={"rows": len(dead), "sample": MetadataValue.md(dead.head(10).to_markdown(index=False))},
+    )
+
+
+@asset(group_name="ingest", dagster_type=DAGSTER_TYPES["sales_timeseries_data"])
+def sales_timeseries_data(unified_sales_data: pd.DataFrame) -> pd.DataFrame:
+    """The sales series per store x SKU x tick and feed_version (the current one is the highest)."""
+    return sales_timeseries(unified_sales_data)

@@ -1,0 +1,203 @@
+"""`mrs`: generate a world, run the asset graph through Dagster, export datasets, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from mrs_dagster.contracts import DATASETS
+from mrs_dagster.lake import Lake, UnknownDatasetError, dataset
+from mrs_dagster.landing import read_truth
+from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, default_data_dir
+from mrs_dagster.stages.evaluation import evaluate_events, latest_events
+from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
+
+
+class UsageError(Exception):
+    """A bad argument or a missing input: reported in one line, exit code 2."""
+
+
+def dagster_instance():
+    """The persistent local instance: DAGSTER_HOME, or `.dagster_home` in the project, configured
+    by the project's dagster.yaml (SQLite storage, telemetry off)."""
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def _data_dir(args, must_exist: bool = True) -> Path:
+    path = Path(args.data_dir or default_data_dir()).resolve()
+    if must_exist and not path.is_dir():
+        raise UsageError(f"data dir {path} does not exist (create one with `mrs generate --data-dir {path}`)")
+    return path
+
+
+def cmd_generate(args) -> None:
+    data_dir = _data_dir(args, must_exist=False)
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not args.force:
+            raise UsageError(f"data dir {data_dir} is not empty; pass --force to replace it")
+        shutil.rmtree(data_dir)
+    spec = WorldSpec(seed=args.seed, stores=args.stores, skus=args.skus, days=args.days, start=args.start)
+    started = time.perf_counter()
+    world = generate_world(spec)
+    write_world(world, data_dir)
+    print(
+        f"generated {spec.stores} stores x {spec.skus} SKUs x {spec.days} days (seed {spec.seed}) into {data_dir}: "
+        f"{len(world.sales):,} sales rows, {len(world.truth)} truth anomalies "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def run_pipeline(data_dir: Path, run_id: str | None = None) -> bool:
+    """Materialize every asset over `data_dir` through Dagster, in the persistent instance."""
+    from mrs_dagster.definitions import MAIN_JOB, build_definitions
+
+    if not (data_dir / "landing" / "sales").is_dir():
+        raise UsageError(f"{data_dir} has no landing/sales/ folder: nothing to run on")
+    job = build_definitions(data_dir, run_id).resolve_job_def(MAIN_JOB)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(run_config=quiet, instance=dagster_instance(), raise_on_error=False)
+    return result.success
+
+
+def cmd_run(args) -> None:
+    data_dir = _data_dir(args)
+    started = time.perf_counter()
+    ok = run_pipeline(data_dir, args.run_id)
+    elapsed = time.perf_counter() - started
+    print_summary(data_dir, args.run_id, elapsed)
+    if not ok:
+        raise SystemExit("the Dagster run failed; see the run's logs in the Dagster UI (make ui)")
+
+
+def print_summary(data_dir: Path, run_id: str | None, elapsed: float) -> None:
+    mrs = MRSConfig(data_dir=str(data_dir), run_id=run_id)
+    run_id = mrs.current_run_id()
+    lake = mrs.lake()
+    print(f"\nMRS run {run_id} over {data_dir} in {elapsed:.1f} s")
+    print("rows per log:")
+    for name in DATASETS:
+        print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,}")
+    events = latest_events(lake.read("minority_event_log", run_id=run_id))
+    print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
+    top = events.sort_values("impact_estimate", ascending=False).head(5)
+    if not top.empty:
+        print("top events by impact:")
+        print(
+            top[["event_id", "store_id", "window_start", "window_end", "severity_score", "impact_estimate", "event_status"]]
+            .to_string(index=False)
+        )
+    print(f"outputs: lake {lake.lake_dir}; Dagster home {os.environ.get('DAGSTER_HOME')} (browse with `make ui`)")
+
+
+def cmd_demo(args) -> None:
+    args.force = True
+    cmd_generate(args)
+    cmd_run(args)
+    cmd_evaluate(args)
+
+
+def cmd_export(args) -> None:
+    try:
+        dataset(args.name)
+    except UnknownDatasetError as error:
+        raise UsageError(str(error)) from None
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise UsageError(f"--out must end in .csv or .parquet, not {out.name!r}")
+    data_dir = _data_dir(args)
+    mrs = MRSConfig(data_dir=str(data_dir), run_id=args.run_id)
+    frame = Lake(data_dir / "lake").read(args.name, as_of=args.as_of, run_id=mrs.current_run_id())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False) if out.suffix == ".csv" else frame.to_parquet(out, index=False)
+    print(f"wrote {len(frame):,} rows of {args.name} to {out}")
+
+
+def cmd_evaluate(args) -> None:
+    data_dir = _data_dir(args)
+    try:
+        truth = read_truth(data_dir)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    mrs = MRSConfig(data_dir=str(data_dir), run_id=args.run_id)
+    events = latest_events(Lake(data_dir / "lake").read("minority_event_log", run_id=mrs.current_run_id()))
+    scores = evaluate_events(events, truth)
+    print("\nevent-level evaluation against truth/anomalies.csv (windows widened by 30 min):")
+    print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a"))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mrs", description="MRS, the Minority Report System.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(sp):
+        sp.add_argument("--data-dir", help="data dir (default: $MRS_DATA_DIR or data/demo)")
+        return sp
+
+    def with_world(sp):
+        sp.add_argument("--seed", type=int, default=WorldSpec.seed)
+        sp.add_argument("--stores", type=_positive, default=WorldSpec.stores)
+        sp.add_argument("--skus", type=_positive, default=WorldSpec.skus)
+        sp.add_argument("--days", type=_positive, default=WorldSpec.days)
+        sp.add_argument("--start", type=_date, default=WorldSpec.start, help="first day, YYYY-MM-DD")
+        return sp
+
+    g = with_world(with_data_dir(sub.add_parser("generate", help="generate a synthetic retail world")))
+    g.add_argument("--force", action="store_true", help="replace a non-empty data dir")
+    g.set_defaults(func=cmd_generate)
+    r = with_data_dir(sub.add_parser("run", help="materialize every asset through Dagster"))
+    r.add_argument("--run-id", help="override the run_id of demo_run_config")
+    r.set_defaults(func=cmd_run)
+    d = with_world(with_data_dir(sub.add_parser("demo", help="generate a world, run it, evaluate it")))
+    d.add_argument("--run-id", help="override the run_id of demo_run_config")
+    d.set_defaults(func=cmd_demo)
+    e = with_data_dir(sub.add_parser("export", help="write a dataset to .csv or .parquet"))
+    e.add_argument("name", help=f"one of: {', '.join(DATASETS)}")
+    e.add_argument("--out", required=True)
+    e.add_argument("--as-of", help="only rows with written_at <= this timestamp")
+    e.add_argument("--run-id", help="rows of this run_id (default: the current one)")
+    e.set_defaults(func=cmd_export)
+    v = with_data_dir(sub.add_parser("evaluate", help="score events against truth/anomalies.csv"))
+    v.add_argument("--run-id", help="events of this run_id (default: the current one)")
+    v.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _date(text: str) -> str:
+    try:
+        return pd.Timestamp(text).strftime("%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UsageError as error:
+        print(f"mrs: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

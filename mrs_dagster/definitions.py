@@ -1,0 +1,40 @@
+"""The MRS Dagster code location: every asset, the lake IO manager and the main job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import AssetSelection, Definitions, define_asset_job
+
+from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
+from mrs_dagster.assets.config import demo_run_config
+from mrs_dagster.assets.detection import (
+    anomaly_classifier_model_prediction_log,
+    baseline_sales_model_prediction_log,
+    minority_reports_detected_log,
+)
+from mrs_dagster.assets.ingest import landing_sales, sales_timeseries_data, unified_sales_data
+from mrs_dagster.resources import LakeIOManager, MRSConfig, default_data_dir
+
+MAIN_JOB = "mrs_all_assets"
+
+
+def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:
+    mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
+    return Definitions(
+        assets=[
+            landing_sales,
+            demo_run_config,
+            unified_sales_data,
+            sales_timeseries_data,
+            baseline_sales_model_prediction_log,
+            anomaly_classifier_model_prediction_log,
+            minority_reports_detected_log,
+            minority_reports_cohorted_log,
+        ],
+        resources={"mrs": mrs, "io_manager": LakeIOManager(mrs=mrs)},
+        jobs=[define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset.")],
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,100 @@
+"""The lake: every MRS log is an append-only Apache Iceberg table under `<data dir>/lake/`.
+
+pyiceberg with a SQLite catalog, so nothing runs as a server. One Iceberg commit per append makes
+a write all-or-nothing: a crash mid-write leaves no partial rows visible. Appends dedup on the
+dataset's idempotent key, so re-running over the same inputs appends nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.expressions import And, AlwaysTrue, BooleanExpression, EqualTo, LessThanOrEqual
+
+from mrs_dagster.contracts import DATASETS, Dataset, conform
+from mrs_dagster.stages.timestamps import as_utc
+
+
+class UnknownDatasetError(KeyError):
+    def __str__(self) -> str:
+        return f"unknown dataset {self.args[0]!r}; known datasets: {', '.join(sorted(DATASETS))}"
+
+
+def dataset(name: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise UnknownDatasetError(name) from None
+
+
+class Lake:
+    """Append-only tables of one data dir, in one Iceberg namespace."""
+
+    def __init__(self, lake_dir: Path | str, namespace: str = "mrs"):
+        self.lake_dir = Path(lake_dir)
+        self.namespace = namespace
+        self.lake_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = SqlCatalog(
+            "mrs",
+            uri=f"sqlite:///{self.lake_dir / 'catalog.db'}",
+            warehouse=(self.lake_dir / "warehouse").resolve().as_uri(),
+        )
+        self.catalog.create_namespace_if_not_exists(namespace)
+
+    def _identifier(self, name: str) -> tuple[str, str]:
+        return (self.namespace, dataset(name).name)
+
+    def exists(self, name: str) -> bool:
+        return self.catalog.table_exists(self._identifier(name))
+
+    def _table(self, name: str):
+        ds = dataset(name)
+        try:
+            return self.catalog.load_table(self._identifier(name))
+        except NoSuchTableError:
+            return self.catalog.create_table(self._identifier(name), schema=ds.arrow_schema())
+
+    def append(self, name: str, df: pd.DataFrame) -> int:
+        """Validate `df` against its contract and append the rows whose key is not yet stored.
+
+        Returns the number of rows appended (0 on a replay of the same inputs).
+        """
+        ds = dataset(name)
+        rows = conform(ds, df).drop_duplicates(list(ds.key), keep="first")
+        if rows.empty:
+            return 0
+        table = self._table(name)
+        stored_keys = table.scan(selected_fields=ds.key).to_arrow().to_pandas()
+        if not stored_keys.empty:
+            stored_keys = conform_keys(ds, stored_keys)
+            merged = rows.merge(stored_keys.assign(_stored=True), on=list(ds.key), how="left")
+            rows = rows[merged["_stored"].isna().to_numpy()]
+        if rows.empty:
+            return 0
+        table.append(pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False))
+        return len(rows)
+
+    def read(self, name: str, *, as_of: pd.Timestamp | str | None = None, run_id: str | None = None) -> pd.DataFrame:
+        """The whole table, or its rows with `written_at <= as_of`, or those of one `run_id`.
+
+        A table never written reads as an empty frame with the contract's columns.
+        """
+        ds = dataset(name)
+        if not self.exists(name):
+            return ds.empty()
+        row_filter: BooleanExpression = AlwaysTrue()
+        if as_of is not None:
+            row_filter = And(row_filter, LessThanOrEqual("written_at", as_utc(as_of).isoformat()))
+        if run_id is not None:
+            row_filter = And(row_filter, EqualTo("run_id", run_id))
+        arrow = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter).to_arrow()
+        return conform(ds, arrow.to_pandas())
+
+
+def conform_keys(ds: Dataset, keys: pd.DataFrame) -> pd.DataFrame:
+    """Stored key columns with the dtypes the contract gives them, so they join with new rows."""
+    return pd.DataFrame({c: ds.schema.columns[c].dtype.coerce(keys[c]) for c in ds.key})

@@ -1,0 +1,60 @@
+"""Reading what retailers landed and the reference data beside it (I/O only, no logic)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from mrs_dagster.contracts import REFERENCE_COLUMNS
+
+SALES_SUFFIXES = (".csv", ".parquet")
+
+
+def landing_files(data_dir: Path) -> list[Path]:
+    """Landing deliveries in name order (the order in which equal feed versions supersede)."""
+    folder = Path(data_dir) / "landing" / "sales"
+    return sorted(p for p in folder.glob("*") if p.suffix in SALES_SUFFIXES and p.is_file()) if folder.is_dir() else []
+
+
+def read_delivery(path: Path) -> pd.DataFrame:
+    """One delivery as read: CSV cells as strings (UTF-8, else Latin-1), Parquet as stored.
+
+    Raises when the file cannot be read at all."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="latin-1")
+
+
+def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Exception]]:
+    """(path relative to the data dir, rows or the error that made the file unreadable)."""
+    for path in landing_files(data_dir):
+        relative = path.relative_to(data_dir).as_posix()
+        try:
+            yield relative, read_delivery(path)
+        except Exception as error:  # any unreadable file becomes a dead letter, never a crash
+            yield relative, error
+
+
+def read_reference(data_dir: Path, name: str) -> pd.DataFrame | None:
+    """`reference/<name>.csv` as strings, or None when it is missing (optional inputs may be)."""
+    path = Path(data_dir) / "reference" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = set(REFERENCE_COLUMNS[name]) - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    return frame
+
+
+def read_truth(data_dir: Path) -> pd.DataFrame:
+    path = Path(data_dir) / "truth" / "anomalies.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: evaluation needs a generated world (mrs generate)")
+    truth = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return truth.assign(start=pd.to_datetime(truth["start"], utc=True), end=pd.to_datetime(truth["end"], utc=True))

@@ -1,0 +1,66 @@
+"""Dagster resources: where the data dir is, which run_id is current, and the lake IO manager."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+
+from mrs_dagster.lake import Lake
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "demo"
+RUN_CONFIG_FILE = "demo_run_config.json"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("MRS_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+class MRSConfig(ConfigurableResource):
+    """The data dir MRS reads and writes, and the run_id stamped on every row.
+
+    The run_id comes from `demo_run_config.json` in the data dir if it has one, else from the
+    project's `data/demo_run_config.json`; `run_id` set here overrides both.
+    """
+
+    data_dir: str
+    run_id: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.data_dir)
+
+    def run_config_source(self) -> Path:
+        local = self.path / RUN_CONFIG_FILE
+        return local if local.is_file() else PROJECT_ROOT / "data" / RUN_CONFIG_FILE
+
+    def current_run_id(self) -> str:
+        if self.run_id:
+            return self.run_id
+        source = self.run_config_source()
+        run_id = json.loads(source.read_text()).get("run_id")
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise ValueError(f"{source}: 'run_id' must be a non-empty string")
+        return run_id.strip()
+
+    def lake(self) -> Lake:
+        return Lake(self.path / "lake")
+
+
+class LakeIOManager(ConfigurableIOManager):
+    """Appends each asset's DataFrame to its lake table (dedup on the dataset's key) and loads a
+    table back as the rows of the current run_id (empty, with the contract's columns, if unwritten)."""
+
+    mrs: MRSConfig
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+        name = context.asset_key.path[-1]
+        appended = self.mrs.lake().append(name, obj)
+        context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj)})
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        return self.mrs.lake().read(context.asset_key.path[-1], run_id=self.mrs.current_run_id())

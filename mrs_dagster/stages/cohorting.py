@@ -1,0 +1,147 @@
+"""Cohorting (seed 000): minority reports grouped into events per store by log replay.
+
+Reports of a store whose ticks lie within `gap_threshold` of the event's `window_end` join it;
+a later report starts a new event with `report_id = hash(store_id || first_detected_from)`.
+An event ends `closure_after` past its `window_end` with no new report, once the store's data
+reaches that time (its watermark); the closure is written at that tick.
+
+Defaults reproduce the seed's Store 327 narrative: reports at 11:55, 12:00, 12:05 form one event;
+with a 30-minute gap, no report through 12:35 means nothing more joins; the event ends at 13:05,
+`closure_after` = 60 minutes after `window_end`.
+
+Event state at each tick: severity is the highest severity so far; baseline and attributed
+totals are the sums of each constituent report's latest totals; `impact_estimate` is the sum of
+their absolute attributed totals (money at stake, gained or lost); `version` is the highest report
+version. Stateless and deterministic: the same MRDL always gives the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mrs_dagster.stages.identity import stable_id
+
+RESOLUTION_NO_NEW_REPORTS = "no new reports"
+
+
+@dataclass(frozen=True)
+class CohortingParams:
+    gap_threshold: pd.Timedelta = pd.Timedelta(minutes=30)
+    closure_after: pd.Timedelta = pd.Timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class CohortingResult:
+    cohorted: pd.DataFrame  # minority_reports_cohorted_log
+    events: pd.DataFrame  # minority_event_log
+    ended: pd.DataFrame  # minority_events_ended_log
+
+
+_STATE = ["store_id", "first_detected_from", "window_start", "window_end", "severity_score", "impact_estimate",
+          "baseline_sales_total", "attributed_sales_total", "event_status"]
+
+
+def cohort_reports(
+    detected: pd.DataFrame, watermarks: pd.Series, run_id: str, params: CohortingParams = CohortingParams()
+) -> CohortingResult:
+    """MRCH, MELOG and MEEL rows from MRDL rows. `watermarks`: per store_id, the last tick its data
+    covers."""
+    stores = [cohort_store(rows, watermarks.get(store_id), params) for store_id, rows in detected.groupby("store_id")]
+    snapshots = pd.concat([s for s in stores if not s.empty] or [_empty_snapshots()], ignore_index=True)
+    return _logs(snapshots, run_id)
+
+
+def cohort_store(reports: pd.DataFrame, watermark: pd.Timestamp | None, params: CohortingParams = CohortingParams()) -> pd.DataFrame:
+    """One store's event snapshots: a row per event per tick with reports, plus the closure row."""
+    r = reports.sort_values(["written_at", "report_id"], kind="stable").reset_index(drop=True)
+    if r.empty:
+        return _empty_snapshots()
+    ticks = r["written_at"]
+    event_no = (ticks.diff() > params.gap_threshold).cumsum()
+
+    # Event totals at a tick = sum of each report's latest (cumulative) totals: add per-report deltas.
+    by_report = r.groupby("report_id", sort=False)
+    abs_attributed = r["attributed_sales_total"].abs()
+    deltas = pd.DataFrame(
+        {
+            "event_no": event_no,
+            "written_at": ticks,
+            "baseline_sales_total": r["baseline_sales_total"] - by_report["baseline_sales_total"].shift(fill_value=0.0),
+            "attributed_sales_total": r["attributed_sales_total"]
+            - by_report["attributed_sales_total"].shift(fill_value=0.0),
+            "impact_estimate": abs_attributed - abs_attributed.groupby(r["report_id"]).shift(fill_value=0.0),
+            "severity_score": r["severity_score"],
+            "version": r["version"],
+        }
+    )
+    per_tick = deltas.groupby(["event_no", "written_at"], sort=True).agg(
+        baseline_sales_total=("baseline_sales_total", "sum"),
+        attributed_sales_total=("attributed_sales_total", "sum"),
+        impact_estimate=("impact_estimate", "sum"),
+        severity_score=("severity_score", "max"),
+        version=("version", "max"),
+    )
+    per_event = per_tick.groupby(level="event_no")
+    snap = pd.DataFrame(
+        {
+            "baseline_sales_total": per_event["baseline_sales_total"].cumsum(),
+            "attributed_sales_total": per_event["attributed_sales_total"].cumsum(),
+            "impact_estimate": per_event["impact_estimate"].cumsum(),
+            "severity_score": per_event["severity_score"].cummax(),
+            "version": per_event["version"].cummax(),
+        }
+    ).reset_index()
+    store_id = str(r["store_id"].iloc[0])
+    snap["store_id"] = store_id
+    snap["first_detected_from"] = snap.groupby("event_no")["written_at"].transform("first")
+    snap["window_start"] = snap["first_detected_from"]
+    snap["window_end"] = snap["written_at"]
+    snap["event_status"] = "active"
+    snap["report_id"] = snap.groupby("event_no")["first_detected_from"].transform(
+        lambda first: stable_id(store_id, first.iloc[0])
+    )
+
+    last = snap.groupby("event_no").tail(1)
+    closes_at = last["window_end"] + params.closure_after
+    closed = last[(closes_at <= watermark).to_numpy()] if watermark is not None else last.iloc[:0]
+    closures = closed.assign(written_at=closed["window_end"] + params.closure_after, event_status="ended")
+    return pd.concat([snap, closures], ignore_index=True).drop(columns="event_no")
+
+
+def _empty_snapshots() -> pd.DataFrame:
+    return pd.DataFrame(columns=["report_id", *_STATE, "written_at", "version"])
+
+
+def _logs(snap: pd.DataFrame, run_id: str) -> CohortingResult:
+    snap = snap.sort_values(["store_id", "written_at", "report_id"], kind="stable").reset_index(drop=True)
+    cohorted = snap[["report_id", *_STATE, "written_at", "version"]].assign(run_id=run_id)
+
+    created = snap.groupby("report_id", sort=False).head(1)
+    ended = snap[snap["event_status"] == "ended"]
+    events = pd.concat([created.assign(finalized_at=pd.NaT), ended.assign(finalized_at=ended["written_at"])])
+    created_at = created.set_index("report_id")["written_at"]
+    events = events.assign(event_id=events["report_id"], created_at=events["report_id"].map(created_at), run_id=run_id)
+    events = events[["event_id", *_STATE, "created_at", "finalized_at", "written_at", "version", "run_id"]]
+
+    meel = pd.DataFrame(
+        {
+            "event_id": ended["report_id"],
+            "store_id": ended["store_id"],
+            "window_start": ended["window_start"],
+            "window_end": ended["window_end"],
+            "finalized_at": ended["written_at"],
+            "resolution_reason": RESOLUTION_NO_NEW_REPORTS,
+            "written_at": ended["written_at"],
+            "version": ended["version"],
+            "run_id": run_id,
+        }
+    )
+    return CohortingResult(cohorted, events.sort_values(["store_id", "written_at"], kind="stable"), meel)
+
+
+def store_watermarks(series: pd.DataFrame) -> pd.Series:
+    """The last tick each store's current series covers."""
+    return series.groupby("store_id")["ts"].max()

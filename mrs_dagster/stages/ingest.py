@@ -1,0 +1,109 @@
+"""Ingest: landed rows parsed tolerantly; what cannot be parsed becomes a dead letter, never lost."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
+from mrs_dagster.stages.timestamps import TICK, parse_timestamps
+
+
+def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split one landing file's rows (`raw`: the file's columns as read, in line order) into
+    `unified_sales_data` rows and `unified_sales_data_errors` dead letters.
+
+    `ts` is floored to the start of its 5-minute tick; a blank `feed_version` means 1.
+    """
+    raw = raw.reset_index(drop=True)
+    lines = np.arange(1, len(raw) + 1)
+    missing = [c for c in LANDING_COLUMNS if c not in raw.columns]
+    if missing:
+        reasons = pd.Series(f"missing column(s): {', '.join(missing)}", index=raw.index)
+        return UNIFIED_SALES_DATA.empty(), _dead_letters(raw, reasons, source_file, lines, run_id)
+
+    text = {c: raw[c].astype("string").str.strip() for c in LANDING_COLUMNS}
+    ts = parse_timestamps(raw["ts"])
+    units = pd.to_numeric(text["units"], errors="coerce")
+    sales_value = pd.to_numeric(text["sales_value"], errors="coerce")
+    if "feed_version" in raw.columns:
+        fv_text = raw["feed_version"].astype("string").str.strip().replace("", pd.NA)
+        feed_version = pd.to_numeric(fv_text, errors="coerce").where(fv_text.notna(), 1)
+    else:
+        feed_version = pd.Series(1.0, index=raw.index)
+
+    problems = {
+        "retailer is blank": text["retailer"].fillna("").eq(""),
+        "store_id is blank": text["store_id"].fillna("").eq(""),
+        "sku is blank": text["sku"].fillna("").eq(""),
+        "ts is not a timestamp": ts.isna(),
+        "units is not a finite number": ~np.isfinite(units.astype(float)).fillna(False),
+        "sales_value is not a finite number": ~np.isfinite(sales_value.astype(float)).fillna(False),
+        "feed_version is not an integer >= 1": ~(feed_version.ge(1) & feed_version.mod(1).eq(0)).fillna(False),
+    }
+    reasons = pd.Series("", index=raw.index)
+    for reason, bad in problems.items():
+        reasons = reasons.where(~bad.to_numpy(), reasons + np.where(reasons.eq(""), "", "; ") + reason)
+    ok = reasons.eq("").to_numpy()
+
+    valid = pd.DataFrame(
+        {
+            "retailer": text["retailer"],
+            "store_id": text["store_id"],
+            "sku": text["sku"],
+            "ts": ts.dt.floor(TICK),
+            "units": units,
+            "sales_value": sales_value,
+            "feed_version": feed_version,
+            "source_file": source_file,
+            "source_line": lines,
+        }
+    )[ok]
+    valid = valid.assign(written_at=valid["ts"], run_id=run_id, feed_version=valid["feed_version"].astype("int64"))
+    return valid, _dead_letters(raw[~ok], reasons[~ok], source_file, lines[~ok], run_id)
+
+
+def unreadable_file(source_file: str, error: str, run_id: str) -> pd.DataFrame:
+    """The dead letter for a landing file that could not be read at all."""
+    return pd.DataFrame(
+        {"source_file": [source_file], "source_line": [0], "raw_payload": [""], "error": [error], "run_id": [run_id]}
+    )
+
+
+def _dead_letters(raw: pd.DataFrame, reasons: pd.Series, source_file: str, lines, run_id: str) -> pd.DataFrame:
+    payloads = [json.dumps({k: _jsonable(v) for k, v in row.items()}) for row in raw.to_dict("records")]
+    return UNIFIED_SALES_DATA_ERRORS.schema.validate(
+        pd.DataFrame(
+            {
+                "source_file": source_file,
+                "source_line": np.asarray(lines, dtype="int64"),
+                "raw_payload": payloads,
+                "error": reasons.to_numpy(),
+                "run_id": run_id,
+            },
+            columns=UNIFIED_SALES_DATA_ERRORS.columns,
+        )
+    )
+
+
+def _jsonable(value):
+    if value is None or value is pd.NA:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
+    """One row per (store_id, sku, ts, feed_version): within a feed_version the last landed line
+    wins (landing files in name order), so a row sent twice is not counted twice."""
+    ordered = unified.sort_values(["source_file", "source_line"], kind="stable")
+    return ordered.drop_duplicates(["store_id", "sku", "ts", "feed_version", "run_id"], keep="last")[
+        SALES_TIMESERIES_DATA.columns
+    ]
+
+
+def current_sales_series(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """The current series: the highest feed_version per (store_id, sku, ts)."""
+    ordered = timeseries.sort_values("feed_version", kind="stable")
+    return ordered.drop_duplicates(["store_id", "sku", "ts"], keep="last").sort_values(["store_id", "sku", "ts"])

@@ -1,0 +1,88 @@
+"""A store's sales as dense arrays: SKUs x ticks, zero where a SKU sold nothing.
+
+A store's ticks on a day run from its first to its last delivered tick that day: a tick with no row
+for a SKU inside that span means the SKU sold nothing; outside it the store was not trading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mrs_dagster.stages.timestamps import TICK
+
+TICKS_PER_DAY = 288
+_NS_PER_DAY = 86_400 * 10**9
+_NS_PER_TICK = TICK.value
+
+
+@dataclass(frozen=True)
+class StoreGrid:
+    store_id: str
+    skus: np.ndarray  # (K,)
+    ticks: pd.DatetimeIndex  # (J,) UTC, ascending
+    units: np.ndarray  # (K, J)
+    sales: np.ndarray  # (K, J)
+    feed_version: np.ndarray  # (K, J), 1 where no row was delivered
+
+    @property
+    def day(self) -> np.ndarray:
+        return self.ticks.asi8 // _NS_PER_DAY
+
+    @property
+    def slot(self) -> np.ndarray:
+        return (self.ticks.asi8 % _NS_PER_DAY) // _NS_PER_TICK
+
+    @property
+    def dow(self) -> np.ndarray:
+        return np.asarray(self.ticks.dayofweek)
+
+    def long(self, **columns: np.ndarray) -> pd.DataFrame:
+        """Long rows (store_id, sku, ts, <columns>) for (K, J) arrays, SKU-major."""
+        k, j = len(self.skus), len(self.ticks)
+        frame = pd.DataFrame(
+            {
+                "store_id": self.store_id,
+                "sku": np.repeat(self.skus, j),
+                "ts": np.tile(self.ticks, k),
+            }
+        )
+        for name, values in columns.items():
+            frame[name] = np.asarray(values).reshape(-1)
+        return frame
+
+    def cells(self, frame: pd.DataFrame, column: str, fill: float = np.nan) -> np.ndarray:
+        """A (K, J) array of `column` from long rows of this store (rows off the grid ignored)."""
+        out = np.full((len(self.skus), len(self.ticks)), fill, dtype=float)
+        k = pd.Index(self.skus).get_indexer(frame["sku"])
+        j = self.ticks.get_indexer(pd.DatetimeIndex(frame["ts"]))
+        on_grid = (k >= 0) & (j >= 0)
+        out[k[on_grid], j[on_grid]] = frame[column].to_numpy(dtype=float)[on_grid]
+        return out
+
+
+def store_grid(store_series: pd.DataFrame) -> StoreGrid:
+    """The dense grid of one store's current series (columns store_id, sku, ts, units, sales_value,
+    feed_version)."""
+    ts_ns = pd.DatetimeIndex(store_series["ts"]).asi8
+    day = ts_ns // _NS_PER_DAY
+    spans = pd.DataFrame({"day": day, "ts": ts_ns}).groupby("day")["ts"].agg(["min", "max"])
+    ticks = np.concatenate([np.arange(lo, hi + 1, _NS_PER_TICK) for lo, hi in zip(spans["min"], spans["max"])])
+    tick_index = pd.DatetimeIndex(ticks, tz="UTC")
+    skus = np.sort(store_series["sku"].unique())
+    k = np.searchsorted(skus, store_series["sku"].to_numpy())
+    j = np.searchsorted(ticks, ts_ns)
+    shape = (len(skus), len(ticks))
+    units, sales, fv = np.zeros(shape), np.zeros(shape), np.ones(shape, dtype=np.int64)
+    units[k, j] = store_series["units"].to_numpy(dtype=float)
+    sales[k, j] = store_series["sales_value"].to_numpy(dtype=float)
+    fv[k, j] = store_series["feed_version"].to_numpy(dtype=np.int64)
+    return StoreGrid(str(store_series["store_id"].iloc[0]), skus, tick_index, units, sales, fv)
+
+
+def store_grids(series: pd.DataFrame):
+    """Yield a StoreGrid per store, in store order."""
+    for _, store_series in series.groupby("store_id", sort=True):
+        yield store_grid(store_series)

@@ -1,0 +1,31 @@
+"""Tolerant timestamp parsing (seed 001 §6): `…Z`, an offset, a space for `T`, or naive (= UTC)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+TICK = pd.Timedelta(minutes=5)
+_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Parse strings or datetimes to UTC; what cannot be parsed becomes NaT."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    text = values.astype("string").str.strip()
+    # Parsed in two groups: pandas would otherwise read naive values in a mixed column with the
+    # offset of the zoned ones.
+    zoned = text.str.contains(_ZONE, na=False)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    for mask in (zoned, ~zoned):
+        if mask.any():
+            parsed[mask] = pd.to_datetime(text[mask], utc=True, format="ISO8601", errors="coerce")
+    return parsed
+
+
+def as_utc(value) -> pd.Timestamp:
+    """One timestamp as UTC; a naive one is read as UTC. Raises ValueError when unparseable."""
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        raise ValueError(f"not a timestamp: {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
