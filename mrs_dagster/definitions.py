@@ -18,21 +18,27 @@ from mrs_dagster.resources import LakeIOManager, MRSConfig, default_data_dir
 
 MAIN_JOB = "mrs_all_assets"
 
+ASSETS = [
+    landing_sales,
+    demo_run_config,
+    unified_sales_data,
+    sales_timeseries_data,
+    baseline_sales_model_prediction_log,
+    anomaly_classifier_model_prediction_log,
+    minority_reports_detected_log,
+    minority_reports_cohorted_log,
+]
+
+
+def build_resources(data_dir: Path | str | None = None, run_id: str | None = None) -> dict:
+    mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
+    return {"mrs": mrs, "io_manager": LakeIOManager(mrs=mrs)}
+
 
 def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:
-    mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
     return Definitions(
-        assets=[
-            landing_sales,
-            demo_run_config,
-            unified_sales_data,
-            sales_timeseries_data,
-            baseline_sales_model_prediction_log,
-            anomaly_classifier_model_prediction_log,
-            minority_reports_detected_log,
-            minority_reports_cohorted_log,
-        ],
-        resources={"mrs": mrs, "io_manager": LakeIOManager(mrs=mrs)},
+        assets=ASSETS,
+        resources=build_resources(data_dir, run_id),
         jobs=[define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset.")],
     )
 

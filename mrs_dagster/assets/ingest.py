@@ -2,7 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, AssetSpec, MetadataValue, Output, asset, multi_asset
 
 from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
-from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
+from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
 from mrs_dagster.landing import read_deliveries
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
@@ -24,7 +24,7 @@ landing_sales = AssetSpec(
 def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig):
     """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters."""
     run_id = mrs.current_run_id()
-    valid, errors = [UNIFIED_SALES_DATA.empty()], [UNIFIED_SALES_DATA_ERRORS.empty()]
+    valid, errors = [], []
     files = 0
     for source_file, rows in read_deliveries(mrs.path):
         files += 1
@@ -34,14 +34,19 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig):
         ok, bad = parse_sales_rows(rows, source_file, run_id)
         valid.append(ok)
         errors.append(bad)
-    unified = pd.concat(valid, ignore_index=True)
-    dead = pd.concat(errors, ignore_index=True)
+    unified = _concat(valid, UNIFIED_SALES_DATA)
+    dead = _concat(errors, UNIFIED_SALES_DATA_ERRORS)
     yield Output(unified, "unified_sales_data", metadata={"files": files, "rows": len(unified)})
     yield Output(
         dead,
         "unified_sales_data_errors",
         metadata={"rows": len(dead), "sample": MetadataValue.md(dead.head(10).to_markdown(index=False))},
     )
+
+
+def _concat(frames: list[pd.DataFrame], dataset: Dataset) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else dataset.empty()
 
 
 @asset(group_name="ingest", dagster_type=DAGSTER_TYPES["sales_timeseries_data"])

@@ -1,0 +1,86 @@
+"""Detection on a generated world: the model path, and the degraded heuristic when models are down."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mrs_dagster.stages.baseline import baseline_predictions
+from mrs_dagster.stages.classifier import ScoringParams, score_windows
+from mrs_dagster.stages.detection import detect_minority_reports
+
+
+@pytest.fixture(scope="module")
+def models(small_world):
+    series = small_world.sales.assign(feed_version=1)
+    from mrs_dagster.stages.classifier import classifier_predictions
+
+    baseline = baseline_predictions(series, "run-1")
+    return series, baseline, classifier_predictions(series, baseline, "run-1")
+
+
+def test_poisson_test_flags_a_burst_and_not_noise():
+    rng = np.random.default_rng(5)
+    expected = np.full((1, 200), 1.0)
+    units = rng.poisson(expected).astype(float)
+    units[0, 100:112] = rng.poisson(4.0, 12)
+    scores = score_windows(units, expected, ScoringParams())
+    flagged = np.flatnonzero(scores.flag[0])
+    assert flagged.size > 0 and flagged.min() >= 100 and flagged.max() < 115
+    assert (scores.direction[0, flagged] == 1).all()
+
+
+def test_poisson_test_flags_a_stockout_as_a_drop():
+    expected = np.full((1, 120), 2.0)
+    units = np.random.default_rng(6).poisson(expected).astype(float)
+    units[0, 60:100] = 0
+    scores = score_windows(units, expected, ScoringParams())
+    assert scores.flag[0, 70:100].any() and (scores.direction[0][scores.flag[0]] == -1).all()
+
+
+def test_model_detection_finds_the_truth_anomalies(models, small_world):
+    series, baseline, classifier = models
+    reports = detect_minority_reports(series, baseline, classifier, "run-1")
+    assert (reports["detection_mode"] == "model").all() and not reports["is_degraded"].any()
+    latest = reports.sort_values("written_at").drop_duplicates("report_id", keep="last")
+    truth = small_world.truth
+    hits = latest.merge(truth, on="store_id")
+    overlapping = hits[(hits["window_start"] < hits["end"]) & (hits["window_end"] >= hits["start"])]
+    assert overlapping[["store_id", "start"]].drop_duplicates().shape[0] >= 0.9 * len(truth)
+
+
+def test_report_rows_accumulate_as_the_report_grows(models):
+    series, baseline, classifier = models
+    reports = detect_minority_reports(series, baseline, classifier, "run-1")
+    longest = reports["report_id"].value_counts().index[0]
+    rows = reports[reports["report_id"] == longest].sort_values("written_at")
+    assert len(rows) > 1
+    assert (rows["window_start"] == rows["first_detected_from"].iloc[0]).all()
+    assert list(rows["window_end"]) == list(rows["written_at"])
+    assert rows["severity_score"].is_monotonic_increasing
+    assert np.allclose(rows["attributed_sales_total"], rows["observed_sales_total"] - rows["baseline_sales_total"])
+
+
+@pytest.mark.parametrize("missing", ["baseline", "classifier", "both_empty"])
+def test_detection_degrades_to_the_heuristic_when_a_model_log_is_unavailable(models, small_world, missing):
+    series, baseline, classifier = models
+    if missing == "baseline":
+        args = (None, classifier)
+    elif missing == "classifier":
+        args = (baseline, None)
+    else:
+        args = (baseline.iloc[:0], classifier.iloc[:0])
+    reports = detect_minority_reports(series, *args, "run-1")
+    assert not reports.empty
+    assert (reports["detection_mode"] == "degraded_heuristic").all()
+    assert reports["is_degraded"].all()
+    assert (reports["model_version"] == "seasonal-naive-deviation-v1").all()
+    found = reports.merge(small_world.truth, on="store_id")
+    found = found[(found["window_start"] < found["end"]) & (found["window_end"] >= found["start"])]
+    assert found[["store_id", "start"]].drop_duplicates().shape[0] >= 0.6 * len(small_world.truth)
+
+
+def test_baseline_predicts_only_after_a_week_of_history(models):
+    _, baseline, _ = models
+    first_day = baseline["ts"].min().normalize()
+    assert first_day == pd.Timestamp("2026-03-09", tz="UTC")
+    assert (baseline["expected_units"] >= 0).all()

@@ -1,0 +1,80 @@
+"""Tolerant parsing and dead letters: every valid row kept, every invalid row explained."""
+
+import json
+
+import pandas as pd
+
+from mrs_dagster.stages.ingest import current_sales_series, parse_sales_rows, sales_timeseries
+from mrs_dagster.stages.timestamps import parse_timestamps
+
+TICK_10 = pd.Timestamp("2026-03-02 10:00", tz="UTC")
+
+
+def test_every_timestamp_form_reads_as_the_same_utc_tick():
+    forms = pd.Series(
+        ["2026-03-02T10:00:00Z", "2026-03-02T11:00:00+01:00", "2026-03-02T05:00:00-0500", "2026-03-02 10:00:00",
+         "2026-03-02T10:00:00", "2026-03-02T10:00:00.000+00:00", "2026-03-02 10:00"]
+    )
+    assert (parse_timestamps(forms) == TICK_10).all()
+
+
+def test_naive_and_zoned_values_in_one_column_do_not_contaminate_each_other():
+    mixed = pd.Series(["2026-03-02T12:00:00+02:00", "2026-03-02 10:00:00"])
+    assert list(parse_timestamps(mixed)) == [TICK_10, TICK_10]
+
+
+def test_datetime_columns_from_parquet_are_read_as_utc():
+    naive = pd.Series(pd.to_datetime(["2026-03-02 10:00:00"]))
+    assert parse_timestamps(naive).iloc[0] == TICK_10
+
+
+def raw_rows(rows):
+    return pd.DataFrame(rows, columns=["retailer", "store_id", "sku", "ts", "units", "sales_value", "feed_version"])
+
+
+def test_bad_rows_become_dead_letters_and_valid_rows_are_all_kept():
+    raw = raw_rows(
+        [
+            ["w", "301", "A", "2026-03-02T10:00:00Z", "3", "4.5", "1"],
+            ["w", "301", "A", "not a time", "3", "4.5", "1"],
+            ["w", "301", "B", "2026-03-02T10:02:00Z", "-1", "-1.5", ""],  # a return, mid-tick
+            ["w", "301", "C", "2026-03-02T10:00:00Z", "nan", "1", "1"],
+            ["w", "", "C", "2026-03-02T10:00:00Z", "1", "inf", "x"],
+            ["w", "301", "D", "2026-03-02 10:00:00", "2", "3", "2"],
+        ]
+    )
+    valid, errors = parse_sales_rows(raw, "landing/sales/w.csv", "run-1")
+    assert len(valid) + len(errors) == len(raw)
+    assert list(valid["source_line"]) == [1, 3, 6]
+    assert list(valid["units"]) == [3.0, -1.0, 2.0]
+    assert list(valid["ts"]) == [TICK_10] * 3
+    assert list(valid["feed_version"]) == [1, 1, 2]
+    assert list(errors["source_line"]) == [2, 4, 5]
+    reasons = dict(zip(errors["source_line"], errors["error"]))
+    assert reasons[2] == "ts is not a timestamp"
+    assert reasons[4] == "units is not a finite number"
+    assert reasons[5] == "store_id is blank; sales_value is not a finite number; feed_version is not an integer >= 1"
+    assert json.loads(errors.iloc[0]["raw_payload"])["ts"] == "not a time"
+
+
+def test_a_file_missing_a_required_column_is_dead_lettered_line_by_line():
+    raw = pd.DataFrame({"retailer": ["w", "w"], "store_id": ["1", "1"], "sku": ["A", "B"], "ts": ["x", "y"], "units": ["1", "2"]})
+    valid, errors = parse_sales_rows(raw, "landing/sales/w.csv", "run-1")
+    assert valid.empty
+    assert list(errors["source_line"]) == [1, 2]
+    assert set(errors["error"]) == {"missing column(s): sales_value"}
+
+
+def test_higher_feed_version_supersedes_and_a_resent_row_counts_once():
+    first, _ = parse_sales_rows(
+        raw_rows([["w", "301", "A", "2026-03-02T10:00:00Z", "6", "12", "1"],
+                  ["w", "301", "B", "2026-03-02T10:00:00Z", "1", "2", "1"]]),
+        "landing/sales/a.csv", "run-1",
+    )
+    resent, _ = parse_sales_rows(raw_rows([["w", "301", "B", "2026-03-02T10:00:00Z", "1", "2", "1"]]), "landing/sales/b.csv", "run-1")
+    corrected, _ = parse_sales_rows(raw_rows([["w", "301", "A", "2026-03-02T10:00:00Z", "3", "6", "2"]]), "landing/sales/c.csv", "run-1")
+    series = sales_timeseries(pd.concat([first, resent, corrected]))
+    assert len(series) == 3  # B once, A in versions 1 and 2
+    current = current_sales_series(series).set_index("sku")
+    assert current.loc["A", "units"] == 3.0 and current.loc["A", "feed_version"] == 2
+    assert current.loc["B", "units"] == 1.0
