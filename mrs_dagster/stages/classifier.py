@@ -69,8 +69,10 @@ def score_windows(units: np.ndarray, expected: np.ndarray, params: ScoringParams
         with np.errstate(invalid="ignore"):
             spike = complete & (o >= params.spike_ratio * e) & (o - e >= params.min_excess)
             drop = complete & (o <= params.drop_ratio * e) & (e - o >= params.min_excess)
-        tail = np.where(spike, pdtrc(np.where(spike, o - 1, 0), e), np.where(drop, pdtr(np.where(drop, o, 0), e), 1.0))
-        surprise = np.minimum(-np.log10(np.maximum(tail, 1e-300)), _MAX_SURPRISE)
+        # Tail probabilities only where the window moved enough: most cells never need one.
+        surprise = np.zeros(units.shape)
+        for moved, tail in ((spike, lambda o_, e_: pdtrc(o_ - 1, e_)), (drop, pdtr)):
+            surprise[moved] = np.minimum(-np.log10(np.maximum(tail(o[moved], e[moved]), 1e-300)), _MAX_SURPRISE)
         better = (spike | drop) & (surprise > best)
         best = np.where(better, surprise, best)
         direction = np.where(better, np.where(spike, SPIKE, DROP), direction).astype(np.int8)

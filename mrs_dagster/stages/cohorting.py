@@ -48,19 +48,18 @@ def cohort_reports(
     detected: pd.DataFrame, watermarks: pd.Series, run_id: str, params: CohortingParams = CohortingParams()
 ) -> CohortingResult:
     """MRCH, MELOG and MEEL rows from MRDL rows. `watermarks`: per store_id, the last tick its data
-    covers."""
-    stores = [cohort_store(rows, watermarks.get(store_id), params) for store_id, rows in detected.groupby("store_id")]
-    snapshots = pd.concat([s for s in stores if not s.empty] or [_empty_snapshots()], ignore_index=True)
-    return _logs(snapshots, run_id)
+    covers. Stores never mix, so any subset of stores (a partition) gives that subset's rows."""
+    return _logs(event_snapshots(detected, watermarks, params), run_id)
 
 
-def cohort_store(reports: pd.DataFrame, watermark: pd.Timestamp | None, params: CohortingParams = CohortingParams()) -> pd.DataFrame:
-    """One store's event snapshots: a row per event per tick with reports, plus the closure row."""
-    r = reports.sort_values(["written_at", "report_id"], kind="stable").reset_index(drop=True)
+def event_snapshots(reports: pd.DataFrame, watermarks: pd.Series, params: CohortingParams = CohortingParams()) -> pd.DataFrame:
+    """A row per event per tick with reports, plus each closed event's closure row."""
+    r = reports.sort_values(["store_id", "written_at", "report_id"], kind="stable").reset_index(drop=True)
     if r.empty:
         return _empty_snapshots()
     ticks = r["written_at"]
-    event_no = (ticks.diff() > params.gap_threshold).cumsum()
+    new_store = r["store_id"].ne(r["store_id"].shift())
+    event_no = (new_store | (ticks.diff() > params.gap_threshold)).cumsum()
 
     # Event totals at a tick = sum of each report's latest (cumulative) totals: add per-report deltas.
     by_report = r.groupby("report_id", sort=False)
@@ -94,19 +93,16 @@ def cohort_store(reports: pd.DataFrame, watermark: pd.Timestamp | None, params: 
             "version": per_event["version"].cummax(),
         }
     ).reset_index()
-    store_id = str(r["store_id"].iloc[0])
-    snap["store_id"] = store_id
-    snap["first_detected_from"] = snap.groupby("event_no")["written_at"].transform("first")
+    firsts = r.groupby(event_no, sort=True).agg(store_id=("store_id", "first"), first_detected_from=("written_at", "first"))
+    firsts["report_id"] = [stable_id(s, t) for s, t in zip(firsts["store_id"], firsts["first_detected_from"])]
+    snap = snap.join(firsts, on="event_no")
     snap["window_start"] = snap["first_detected_from"]
     snap["window_end"] = snap["written_at"]
     snap["event_status"] = "active"
-    snap["report_id"] = snap.groupby("event_no")["first_detected_from"].transform(
-        lambda first: stable_id(store_id, first.iloc[0])
-    )
 
-    last = snap.groupby("event_no").tail(1)
+    last = snap.drop_duplicates("event_no", keep="last")
     closes_at = last["window_end"] + params.closure_after
-    closed = last[(closes_at <= watermark).to_numpy()] if watermark is not None else last.iloc[:0]
+    closed = last[(closes_at <= last["store_id"].map(watermarks)).to_numpy()]
     closures = closed.assign(written_at=closed["window_end"] + params.closure_after, event_status="ended")
     return pd.concat([snap, closures], ignore_index=True).drop(columns="event_no")
 

@@ -46,7 +46,7 @@ class StoreGrid:
             {
                 "store_id": self.store_id,
                 "sku": np.repeat(self.skus, j),
-                "ts": np.tile(self.ticks, k),
+                "ts": pd.DatetimeIndex(np.tile(self.ticks.asi8, k).view("M8[ns]")).tz_localize("UTC"),
             }
         )
         for name, values in columns.items():

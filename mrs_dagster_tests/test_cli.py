@@ -1,0 +1,52 @@
+"""The `mrs` command: clear errors on bad input, export and evaluate on a run data dir."""
+
+import pandas as pd
+import pytest
+
+from mrs_dagster.cli import main
+from mrs_dagster_tests.conftest import materialize_all
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
+    assert main(["run", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_data_dir_without_landing_is_a_clear_error(tmp_path, capsys):
+    assert main(["run", "--data-dir", str(tmp_path)]) == 2
+    assert "no landing/sales/" in capsys.readouterr().err
+
+
+def test_unknown_dataset_and_bad_suffix_are_refused(world_dir, tmp_path, capsys):
+    assert main(["export", "no_such_log", "--out", str(tmp_path / "x.csv"), "--data-dir", str(world_dir)]) == 2
+    assert "unknown dataset 'no_such_log'" in capsys.readouterr().err
+    assert main(["export", "minority_event_log", "--out", str(tmp_path / "x.json"), "--data-dir", str(world_dir)]) == 2
+    assert "must end in .csv or .parquet" in capsys.readouterr().err
+
+
+def test_bad_flags_exit_with_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--stores", "0"])
+    assert exit_info.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_generate_refuses_to_overwrite_without_force(world_dir, capsys):
+    assert main(["generate", "--data-dir", str(world_dir)]) == 2
+    assert "pass --force" in capsys.readouterr().err
+
+
+def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys):
+    materialize_all(world_dir)
+    assert main(["export", "minority_event_log", "--out", str(tmp_path / "events.parquet"), "--data-dir", str(world_dir)]) == 0
+    events = pd.read_parquet(tmp_path / "events.parquet")
+    assert not events.empty and "finalized_at" in events.columns
+    assert main(["export", "minority_reports_detected_log", "--out", str(tmp_path / "mrdl.csv"),
+                 "--as-of", "2026-03-09T12:00:00Z", "--data-dir", str(world_dir)]) == 0
+    mrdl = pd.read_csv(tmp_path / "mrdl.csv", parse_dates=["written_at"])
+    assert (mrdl["written_at"] <= pd.Timestamp("2026-03-09T12:00:00Z")).all()
+    capsys.readouterr()
+    assert main(["evaluate", "--data-dir", str(world_dir)]) == 0
+    printed = capsys.readouterr().out
+    for word in ("overall", "recall", "precision", "f1", "stockout", "viral_demand"):
+        assert word in printed
