@@ -63,8 +63,10 @@ def cmd_generate(args) -> None:
     )
 
 
-def run_pipeline(data_dir: Path, run_id: str | None = None) -> bool:
-    """Materialize every asset over `data_dir` through Dagster, in the persistent instance."""
+def run_pipeline(data_dir: Path, run_id: str | None = None) -> tuple[bool, dict[str, int]]:
+    """Materialize every asset over `data_dir` through Dagster, in the persistent instance.
+
+    Returns whether the run succeeded and the rows each log appended."""
     from mrs_dagster.definitions import MAIN_JOB, build_definitions
 
     if not (data_dir / "landing" / "sales").is_dir():
@@ -72,27 +74,35 @@ def run_pipeline(data_dir: Path, run_id: str | None = None) -> bool:
     job = build_definitions(data_dir, run_id).resolve_job_def(MAIN_JOB)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(run_config=quiet, instance=dagster_instance(), raise_on_error=False)
-    return result.success
+    return result.success, rows_appended(result)
+
+
+def rows_appended(result) -> dict[str, int]:
+    """Rows each log appended in a Dagster run (the LakeIOManager's `rows_appended` metadata)."""
+    return {
+        event.asset_key.path[-1]: event.materialization.metadata["rows_appended"].value
+        for event in (e.event_specific_data for e in result.get_asset_materialization_events())
+    }
 
 
 def cmd_run(args) -> None:
     data_dir = _data_dir(args)
     started = time.perf_counter()
-    ok = run_pipeline(data_dir, args.run_id)
+    ok, appended = run_pipeline(data_dir, args.run_id)
     elapsed = time.perf_counter() - started
-    print_summary(data_dir, args.run_id, elapsed)
+    print_summary(data_dir, args.run_id, elapsed, appended)
     if not ok:
         raise SystemExit("the Dagster run failed; see the run's logs in the Dagster UI (make ui)")
 
 
-def print_summary(data_dir: Path, run_id: str | None, elapsed: float) -> None:
+def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: dict[str, int]) -> None:
     mrs = MRSConfig(data_dir=str(data_dir), run_id=run_id)
     run_id = mrs.current_run_id()
     lake = mrs.lake()
     print(f"\nMRS run {run_id} over {data_dir} in {elapsed:.1f} s")
-    print("rows per log:")
+    print(f"  {'log':42s} {'rows':>10s} {'appended now':>13s}")
     for name in DATASETS:
-        print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,}")
+        print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,} {appended.get(name, 0):>13,}")
     events = latest_events(lake.read("minority_event_log", run_id=run_id))
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
     top = events.sort_values("impact_estimate", ascending=False).head(5)

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import And, AlwaysTrue, BooleanExpression, EqualTo, LessThanOrEqual
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThanOrEqual
 
 from mrs_dagster.contracts import DATASETS, Dataset, conform
 from mrs_dagster.stages.timestamps import as_utc

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mrs_dagster.cli import rows_appended
 from mrs_dagster.contracts import DATASETS
 from mrs_dagster.lake import Lake
 from mrs_dagster.stages.evaluation import evaluate_events, latest_events
@@ -26,17 +27,9 @@ def table(data_dir: Path, name: str) -> pd.DataFrame:
     return frame.sort_values(list(DATASETS[name].key)).reset_index(drop=True)
 
 
-def appended(result) -> dict[str, int]:
-    return {
-        mat.asset_key.path[-1]: mat.metadata["rows_appended"].value
-        for mat in result.get_asset_materialization_events()
-        for mat in [mat.event_specific_data.materialization]
-    }
-
-
 def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
     result = materialize_all(world_dir)
-    counts = appended(result)
+    counts = rows_appended(result)
     assert set(counts) == set(DATASETS)
     for name in ["unified_sales_data", "sales_timeseries_data", "baseline_sales_model_prediction_log",
                  "anomaly_classifier_model_prediction_log", "minority_reports_detected_log", "minority_event_log"]:
@@ -53,7 +46,7 @@ def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
 def test_running_twice_appends_nothing(world_dir):
     materialize_all(world_dir)
     before = {name: table(world_dir, name) for name in DATASETS}
-    counts = appended(materialize_all(world_dir))
+    counts = rows_appended(materialize_all(world_dir))
     assert set(counts.values()) == {0}
     for name, frame in before.items():
         pd.testing.assert_frame_equal(table(world_dir, name), frame)

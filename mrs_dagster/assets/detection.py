@@ -5,7 +5,7 @@ from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
-from mrs_dagster.stages.detection import detect_minority_reports
+from mrs_dagster.stages.detection import detect_minority_reports, models_available
 from mrs_dagster.stages.ingest import current_sales_series
 
 
@@ -47,9 +47,7 @@ def minority_reports_detected_log(
         anomaly_classifier_model_prediction_log,
         mrs.current_run_id(),
     )
-    degraded = bool(reports["is_degraded"].any()) if not reports.empty else (
-        baseline_sales_model_prediction_log.empty or anomaly_classifier_model_prediction_log.empty
-    )
+    degraded = not models_available(baseline_sales_model_prediction_log, anomaly_classifier_model_prediction_log)
     if degraded:
         context.log.warning("baseline or classifier log unavailable: detection degraded to the deviation heuristic")
     context.add_output_metadata({"reports": int(reports["report_id"].nunique()), "is_degraded": degraded})

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mrs_dagster.stages.classifier import DROP, MODEL_VERSION as CLASSIFIER_VERSION, SPIKE, ScoringParams, score_windows
+from mrs_dagster.stages.classifier import MODEL_VERSION as CLASSIFIER_VERSION
+from mrs_dagster.stages.classifier import SPIKE, ScoringParams, score_windows
 from mrs_dagster.stages.identity import stable_id
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
 
@@ -45,7 +46,7 @@ def detect_minority_reports(
     params: DetectionParams = DetectionParams(),
 ) -> pd.DataFrame:
     """MRDL rows. `baseline`/`classifier` None (or empty) means unavailable: degraded heuristic."""
-    degraded = baseline is None or classifier is None or baseline.empty or classifier.empty
+    degraded = not models_available(baseline, classifier)
     if degraded:
         flagged = pd.concat([heuristic_flags(grid, params) for grid in store_grids(series)] or [pd.DataFrame(columns=_FLAGGED)])
     else:
@@ -57,6 +58,10 @@ def detect_minority_reports(
         model_version=HEURISTIC_VERSION if degraded else CLASSIFIER_VERSION,
         run_id=run_id,
     )
+
+
+def models_available(baseline: pd.DataFrame | None, classifier: pd.DataFrame | None) -> bool:
+    return baseline is not None and classifier is not None and not baseline.empty and not classifier.empty
 
 
 def model_flags(series: pd.DataFrame, baseline: pd.DataFrame, classifier: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +114,9 @@ def _seasonal_naive(grid: StoreGrid, values: np.ndarray, params: DetectionParams
 
 def reports_from_flags(flagged: pd.DataFrame, params: DetectionParams = DetectionParams()) -> pd.DataFrame:
     """Group flagged ticks into reports and emit each report's cumulative state at every tick."""
-    f = flagged.sort_values(["store_id", "sku", "ts"], kind="stable").reset_index(drop=True)
+    # A SKU with no sales history has no price, so no expected sales: it expected nothing.
+    f = flagged.fillna({"expected_sales_value": 0.0}).sort_values(["store_id", "sku", "ts"], kind="stable")
+    f = f.reset_index(drop=True)
     if f.empty:
         return pd.DataFrame(columns=_REPORT_COLUMNS)
     new_series = (f["store_id"] != f["store_id"].shift()) | (f["sku"] != f["sku"].shift())
