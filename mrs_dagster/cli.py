@@ -80,7 +80,7 @@ def run_pipeline(data_dir: Path, run_id: str | None = None) -> tuple[bool, dict[
 def rows_appended(result) -> dict[str, int]:
     """Rows each log appended in a Dagster run (the LakeIOManager's `rows_appended` metadata)."""
     return {
-        event.asset_key.path[-1]: event.materialization.metadata["rows_appended"].value
+        event.materialization.asset_key.path[-1]: event.materialization.metadata["rows_appended"].value
         for event in (e.event_specific_data for e in result.get_asset_materialization_events())
     }
 
