@@ -1,4 +1,4 @@
-"""Reading what retailers landed and the reference data beside it (I/O only, no logic)."""
+"""Reading what retailers landed, and a generated world's truth (I/O only, no logic)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-
-from mrs_dagster.contracts import REFERENCE_COLUMNS
 
 SALES_SUFFIXES = (".csv", ".parquet")
 
@@ -38,18 +36,6 @@ def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Except
             yield relative, read_delivery(path)
         except Exception as error:  # any unreadable file becomes a dead letter, never a crash
             yield relative, error
-
-
-def read_reference(data_dir: Path, name: str) -> pd.DataFrame | None:
-    """`reference/<name>.csv` as strings, or None when it is missing (optional inputs may be)."""
-    path = Path(data_dir) / "reference" / f"{name}.csv"
-    if not path.is_file():
-        return None
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = set(REFERENCE_COLUMNS[name]) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    return frame
 
 
 def read_truth(data_dir: Path) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.contracts import LANDING_COLUMNS, REFERENCE_COLUMNS, TRUTH_COLUMNS
 from mrs_dagster.stages.timestamps import TICK
 
 WARMUP_DAYS = 7
@@ -281,26 +282,17 @@ def write_world(world: World, data_dir: Path) -> None:
     corrections = world.corrections.assign(retailer=world.corrections["store_id"].map(retailer_of))
     for retailer, rows in corrections.groupby("retailer"):
         _write_delivery(rows, retailer, data_dir / "corrections" / f"{retailer}_correction", feed_version=2, fmt="csv")
-    world.stores.to_csv(data_dir / "reference/stores.csv", index=False)
-    world.skus.to_csv(data_dir / "reference/skus.csv", index=False)
-    world.campaigns.to_csv(data_dir / "reference/campaigns.csv", index=False)
-    world.context_events.to_csv(data_dir / "reference/context_events.csv", index=False)
-    world.analysts.to_csv(data_dir / "reference/analysts.csv", index=False)
+    reference = {"stores": world.stores, "skus": world.skus, "campaigns": world.campaigns,
+                 "context_events": world.context_events, "analysts": world.analysts}
+    for name, frame in reference.items():
+        frame[list(REFERENCE_COLUMNS[name])].to_csv(data_dir / "reference" / f"{name}.csv", index=False)
     truth = world.truth.assign(start=world.truth["start"].map(_iso), end=world.truth["end"].map(_iso))
-    truth.to_csv(data_dir / "truth/anomalies.csv", index=False)
+    truth[list(TRUTH_COLUMNS)].to_csv(data_dir / "truth/anomalies.csv", index=False)
 
 
 def _write_delivery(rows: pd.DataFrame, retailer: str, stem: Path, feed_version: int | None, fmt: str | None = None) -> None:
-    out = pd.DataFrame(
-        {
-            "retailer": retailer,
-            "store_id": rows["store_id"],
-            "sku": rows["sku"],
-            "ts": _TS_FORMATS[retailer](rows["ts"]),
-            "units": rows["units"].astype(int),
-            "sales_value": rows["sales_value"],
-        }
-    )
+    out = rows.assign(retailer=retailer, ts=_TS_FORMATS[retailer](rows["ts"]), units=rows["units"].astype(int))
+    out = out[list(LANDING_COLUMNS)]
     if feed_version is not None or retailer == "waitrose":
         out["feed_version"] = feed_version or 1
     fmt = fmt or ("parquet" if retailer == "northmart" else "csv")

@@ -1,7 +1,7 @@
 import pandas as pd
 from dagster import AssetOut, Output, multi_asset
 
-from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
+from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.ingest import current_sales_series
@@ -10,7 +10,7 @@ _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events
 
 
 @multi_asset(
-    outs={name: AssetOut(group_name="cohorting", dagster_type=DAGSTER_TYPES[name]) for name in _LOGS},
+    outs={name: AssetOut(group_name="cohorting", **contract(name)) for name in _LOGS},
 )
 def minority_reports_cohorted_log(
     mrs: MRSConfig, minority_reports_detected_log: pd.DataFrame, sales_timeseries_data: pd.DataFrame

@@ -1,11 +1,11 @@
 import pandas as pd
 from dagster import AssetExecutionContext, asset
 
-from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
+from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.resources import MRSConfig
 
 
-@asset(group_name="config", dagster_type=DAGSTER_TYPES["demo_run_config"])
+@asset(group_name="config", **contract("demo_run_config"))
 def demo_run_config(context: AssetExecutionContext, mrs: MRSConfig) -> pd.DataFrame:
     """The run_id stamped on every row (seed 001: advancing it gives clean run-scoped views)."""
     run_id = mrs.current_run_id()

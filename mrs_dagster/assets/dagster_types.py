@@ -1,4 +1,5 @@
-"""Dagster types of the data contracts, so every asset output is validated and its schema shown."""
+"""Each dataset's contract as Dagster sees it: the output type that validates every asset output
+(dagster-pandera) and the column schema shown on the asset's page."""
 
 from __future__ import annotations
 
@@ -7,4 +8,16 @@ from dagster_pandera import pandera_schema_to_dagster_type
 
 from mrs_dagster.contracts import DATASETS
 
-DAGSTER_TYPES: dict[str, DagsterType] = {name: pandera_schema_to_dagster_type(ds.schema) for name, ds in DATASETS.items()}
+_DAGSTER_TYPES: dict[str, DagsterType] = {name: pandera_schema_to_dagster_type(ds.schema) for name, ds in DATASETS.items()}
+
+
+def contract(name: str) -> dict:
+    """Keyword arguments for an `@asset` or `AssetOut` producing dataset `name`."""
+    dagster_type = _DAGSTER_TYPES[name]
+    return {
+        "dagster_type": dagster_type,
+        "metadata": {
+            "dagster/column_schema": dagster_type.metadata["schema"].schema,
+            "idempotent_key": ", ".join(DATASETS[name].key),
+        },
+    }

@@ -1,7 +1,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, Failure, asset
 
-from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
+from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
@@ -15,13 +15,13 @@ def _current_series(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     return current_sales_series(sales_timeseries_data)
 
 
-@asset(group_name="detection", dagster_type=DAGSTER_TYPES["baseline_sales_model_prediction_log"])
+@asset(group_name="detection", **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(mrs: MRSConfig, sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     """Expected units and sales per store x SKU x tick, learned from the days before each tick."""
     return baseline_predictions(_current_series(sales_timeseries_data), mrs.current_run_id())
 
 
-@asset(group_name="detection", dagster_type=DAGSTER_TYPES["anomaly_classifier_model_prediction_log"])
+@asset(group_name="detection", **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, baseline_sales_model_prediction_log: pd.DataFrame
 ) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def anomaly_classifier_model_prediction_log(
     )
 
 
-@asset(group_name="detection", dagster_type=DAGSTER_TYPES["minority_reports_detected_log"])
+@asset(group_name="detection", **contract("minority_reports_detected_log"))
 def minority_reports_detected_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,

@@ -1,7 +1,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, AssetSpec, MetadataValue, Output, asset, multi_asset
 
-from mrs_dagster.assets.dagster_types import DAGSTER_TYPES
+from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
 from mrs_dagster.landing import read_deliveries
 from mrs_dagster.resources import MRSConfig
@@ -16,8 +16,8 @@ landing_sales = AssetSpec(
 
 @multi_asset(
     outs={
-        "unified_sales_data": AssetOut(group_name="ingest", dagster_type=DAGSTER_TYPES["unified_sales_data"]),
-        "unified_sales_data_errors": AssetOut(group_name="ingest", dagster_type=DAGSTER_TYPES["unified_sales_data_errors"]),
+        "unified_sales_data": AssetOut(group_name="ingest", **contract("unified_sales_data")),
+        "unified_sales_data_errors": AssetOut(group_name="ingest", **contract("unified_sales_data_errors")),
     },
     deps=[landing_sales, "demo_run_config"],
 )
@@ -49,7 +49,7 @@ def _concat(frames: list[pd.DataFrame], dataset: Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else dataset.empty()
 
 
-@asset(group_name="ingest", dagster_type=DAGSTER_TYPES["sales_timeseries_data"])
+@asset(group_name="ingest", **contract("sales_timeseries_data"))
 def sales_timeseries_data(unified_sales_data: pd.DataFrame) -> pd.DataFrame:
     """The sales series per store x SKU x tick and feed_version (the current one is the highest)."""
     return sales_timeseries(unified_sales_data)
