@@ -14,11 +14,12 @@ import pandas as pd
 from mrs_dagster.contracts import DATASETS
 from mrs_dagster.lake import Lake, UnknownDatasetError, dataset
 from mrs_dagster.landing import read_truth
-from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, default_data_dir
+from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, RunConfigError, default_data_dir
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events, latest_events
 from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
 
 
@@ -188,7 +189,7 @@ def parser() -> argparse.ArgumentParser:
     e = with_data_dir(sub.add_parser("export", help="write a dataset to .csv or .parquet"))
     e.add_argument("name", help=f"one of: {', '.join(DATASETS)}")
     e.add_argument("--out", required=True)
-    e.add_argument("--as-of", help="only rows with written_at <= this timestamp")
+    e.add_argument("--as-of", type=_timestamp, help="only rows with written_at <= this timestamp (naive = UTC)")
     e.add_argument("--run-id", help="rows of this run_id (default: the current one)")
     e.set_defaults(func=cmd_export)
     v = with_data_dir(sub.add_parser("evaluate", help="score events against truth/anomalies.csv"))
@@ -213,11 +214,18 @@ def _date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date: {text!r}") from None
 
 
+def _timestamp(text: str) -> pd.Timestamp:
+    try:
+        return as_utc(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a timestamp: {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except UsageError as error:
+    except (UsageError, RunConfigError) as error:
         print(f"mrs: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -20,6 +20,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("MRS_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
 
 
+class RunConfigError(ValueError):
+    """demo_run_config.json is unreadable or has no usable run_id."""
+
+
 class MRSConfig(ConfigurableResource):
     """The data dir MRS reads and writes, and the run_id stamped on every row.
 
@@ -42,9 +46,12 @@ class MRSConfig(ConfigurableResource):
         if self.run_id:
             return self.run_id
         source = self.run_config_source()
-        run_id = json.loads(source.read_text()).get("run_id")
+        try:
+            run_id = json.loads(source.read_text()).get("run_id")
+        except (OSError, ValueError, AttributeError) as error:
+            raise RunConfigError(f"{source}: not a JSON object with a 'run_id' ({error})") from None
         if not isinstance(run_id, str) or not run_id.strip():
-            raise ValueError(f"{source}: 'run_id' must be a non-empty string")
+            raise RunConfigError(f"{source}: 'run_id' must be a non-empty string")
         return run_id.strip()
 
     def lake(self) -> Lake:

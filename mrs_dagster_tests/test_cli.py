@@ -50,3 +50,18 @@ def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     for word in ("overall", "recall", "precision", "f1", "stockout", "viral_demand"):
         assert word in printed
+
+
+def test_bad_as_of_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "minority_event_log", "--out", str(tmp_path / "x.csv"), "--as-of", "last tuesday"])
+    assert "not a timestamp: 'last tuesday'" in capsys.readouterr().err
+
+
+def test_a_broken_run_config_is_a_clear_error(world_dir, tmp_path, capsys):
+    (world_dir / "demo_run_config.json").write_text("{run_id: oops")
+    assert main(["export", "minority_event_log", "--out", str(tmp_path / "x.csv"), "--data-dir", str(world_dir)]) == 2
+    assert "demo_run_config.json: not a JSON object with a 'run_id'" in capsys.readouterr().err
+    (world_dir / "demo_run_config.json").write_text('{"run_id": ""}')
+    assert main(["evaluate", "--data-dir", str(world_dir)]) == 2
+    assert "'run_id' must be a non-empty string" in capsys.readouterr().err

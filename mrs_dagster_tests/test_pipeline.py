@@ -4,9 +4,11 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from dagster import DagsterInstance, materialize
 
 from mrs_dagster.cli import rows_appended
 from mrs_dagster.contracts import DATASETS
+from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.lake import Lake
 from mrs_dagster.stages.evaluation import evaluate_events, latest_events
 from mrs_dagster_tests.conftest import materialize_all
@@ -118,3 +120,16 @@ def test_bad_landed_rows_are_dead_lettered_and_valid_rows_kept(world_dir, small_
     ]
     unified = table(world_dir, "unified_sales_data")
     assert len(unified) == len(small_world.sales) + 1
+
+
+def test_a_data_dir_without_landing_fails_loudly(tmp_path):
+    result = materialize(
+        ASSETS,
+        resources=build_resources(tmp_path),
+        selection=["demo_run_config", "unified_sales_data", "unified_sales_data_errors"],
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "landing/sales does not exist" in failure.message

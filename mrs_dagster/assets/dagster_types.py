@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 from dagster import DagsterType
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from mrs_dagster.contracts import DATASETS
 
-_DAGSTER_TYPES: dict[str, DagsterType] = {name: pandera_schema_to_dagster_type(ds.schema) for name, ds in DATASETS.items()}
+with warnings.catch_warnings():  # beta in dagster-pandera; we pin it exactly (see pyproject.toml)
+    warnings.simplefilter("ignore")
+    _DAGSTER_TYPES: dict[str, DagsterType] = {name: pandera_schema_to_dagster_type(ds.schema) for name, ds in DATASETS.items()}
 
 
 def contract(name: str) -> dict:
