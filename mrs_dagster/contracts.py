@@ -45,10 +45,6 @@ def _one_of(values, nullable: bool = False, **kw) -> pa.Column:
     return pa.Column(str, pa.Check.isin(list(values)), nullable=nullable, **kw)
 
 
-def _schema(name: str, description: str, columns: dict[str, pa.Column]) -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(columns, name=name, description=description, strict=True, coerce=True)
-
-
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -68,6 +64,11 @@ class Dataset:
         return conform(self, pd.DataFrame({c: [] for c in self.columns}))
 
 
+def _dataset(name: str, description: str, columns: dict[str, pa.Column], key: tuple[str, ...]) -> Dataset:
+    schema = pa.DataFrameSchema(columns, name=name, description=description, strict=True, coerce=True)
+    return Dataset(name, schema, key)
+
+
 _ARROW_TYPES = {
     "str": pyarrow.string(),
     "int64": pyarrow.int64(),
@@ -79,133 +80,115 @@ _ARROW_TYPES = {
 _RUN = {"run_id": _str(description="demo_run_config.run_id of the run that wrote the row")}
 _WRITTEN_AT = {"written_at": _ts(description="the tick at which the row became true (never the wall clock)")}
 
-UNIFIED_SALES_DATA = Dataset(
+UNIFIED_SALES_DATA = _dataset(
     "unified_sales_data",
-    _schema(
-        "unified_sales_data",
-        "Every landed retailer row, parsed: one row per line of a landing file.",
-        {
-            "retailer": _str(),
-            "store_id": _str(),
-            "sku": _str(),
-            "ts": _ts(description="start of the 5-minute tick, UTC"),
-            "units": _float(description="units sold in the tick; negative units are returns"),
-            "sales_value": _float(),
-            "feed_version": _int(checks=pa.Check.ge(1)),
-            "source_file": _str(description="landing file, relative to the data dir"),
-            "source_line": _int(description="1-based data line in the source file"),
-            **_WRITTEN_AT,
-            **_RUN,
-        },
-    ),
+    "Every landed retailer row, parsed: one row per line of a landing file.",
+    {
+        "retailer": _str(),
+        "store_id": _str(),
+        "sku": _str(),
+        "ts": _ts(description="start of the 5-minute tick, UTC"),
+        "units": _float(description="units sold in the tick; negative units are returns"),
+        "sales_value": _float(),
+        "feed_version": _int(checks=pa.Check.ge(1)),
+        "source_file": _str(description="landing file, relative to the data dir"),
+        "source_line": _int(description="1-based data line in the source file"),
+        **_WRITTEN_AT,
+        **_RUN,
+    },
     key=("source_file", "source_line", "run_id"),
 )
 
-UNIFIED_SALES_DATA_ERRORS = Dataset(
+UNIFIED_SALES_DATA_ERRORS = _dataset(
     "unified_sales_data_errors",
-    _schema(
-        "unified_sales_data_errors",
-        "Dead letters of ingestion: landed rows (or whole files) that could not be parsed.",
-        {
-            "source_file": _str(),
-            "source_line": _int(description="1-based data line; 0 when the whole file is unreadable"),
-            "raw_payload": _str(description="the raw row as JSON"),
-            "error": _str(),
-            **_RUN,
-        },
-    ),
+    "Dead letters of ingestion: landed rows (or whole files) that could not be parsed.",
+    {
+        "source_file": _str(),
+        "source_line": _int(description="1-based data line; 0 when the whole file is unreadable"),
+        "raw_payload": _str(description="the raw row as JSON"),
+        "error": _str(),
+        **_RUN,
+    },
     key=("source_file", "source_line", "run_id"),
 )
 
-SALES_TIMESERIES_DATA = Dataset(
+SALES_TIMESERIES_DATA = _dataset(
     "sales_timeseries_data",
-    _schema(
-        "sales_timeseries_data",
-        "The sales series per store x SKU x tick, one row per feed_version; "
-        "the current series is the highest feed_version per (store_id, sku, ts).",
-        {
-            "retailer": _str(),
-            "store_id": _str(),
-            "sku": _str(),
-            "ts": _ts(),
-            "units": _float(),
-            "sales_value": _float(),
-            "feed_version": _int(checks=pa.Check.ge(1)),
-            **_WRITTEN_AT,
-            **_RUN,
-        },
-    ),
+    "The sales series per store x SKU x tick, one row per feed_version; "
+    "the current series is the highest feed_version per (store_id, sku, ts).",
+    {
+        "retailer": _str(),
+        "store_id": _str(),
+        "sku": _str(),
+        "ts": _ts(),
+        "units": _float(),
+        "sales_value": _float(),
+        "feed_version": _int(checks=pa.Check.ge(1)),
+        **_WRITTEN_AT,
+        **_RUN,
+    },
     key=("store_id", "sku", "ts", "feed_version", "run_id"),
 )
 
-BASELINE_SALES_MODEL_PREDICTION_LOG = Dataset(
+BASELINE_SALES_MODEL_PREDICTION_LOG = _dataset(
     "baseline_sales_model_prediction_log",
-    _schema(
-        "baseline_sales_model_prediction_log",
-        "Expected units and sales per store x SKU x tick, learned from the days before the tick.",
-        {
-            "store_id": _str(),
-            "sku": _str(),
-            "ts": _ts(),
-            "expected_units": _float(checks=pa.Check.ge(0)),
-            "expected_sales_value": _float(nullable=True),
-            "model_version": _str(),
-            **_WRITTEN_AT,
-            **_RUN,
-        },
-    ),
+    "Expected units and sales per store x SKU x tick, learned from the days before the tick.",
+    {
+        "store_id": _str(),
+        "sku": _str(),
+        "ts": _ts(),
+        "expected_units": _float(checks=pa.Check.ge(0)),
+        "expected_sales_value": _float(nullable=True),
+        "model_version": _str(),
+        **_WRITTEN_AT,
+        **_RUN,
+    },
     key=("store_id", "sku", "ts", "model_version", "run_id"),
 )
 
-ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = Dataset(
+ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
     "anomaly_classifier_model_prediction_log",
-    _schema(
-        "anomaly_classifier_model_prediction_log",
-        "Per-tick anomaly score (Poisson surprise, -log10 p) and flag for every scored series.",
-        {
-            "store_id": _str(),
-            "sku": _str(),
-            "ts": _ts(),
-            "anomaly_score": _float(checks=pa.Check.ge(0)),
-            "anomaly_flag": _bool(),
-            "direction": _one_of(DIRECTIONS, nullable=True),
-            "window_ticks": _int(checks=pa.Check.ge(0)),
-            "severity_score": _float(checks=pa.Check.in_range(0, 1)),
-            "model_version": _str(),
-            **_WRITTEN_AT,
-            **_RUN,
-        },
-    ),
+    "Per-tick anomaly score (Poisson surprise, -log10 p) and flag for every scored series.",
+    {
+        "store_id": _str(),
+        "sku": _str(),
+        "ts": _ts(),
+        "anomaly_score": _float(checks=pa.Check.ge(0)),
+        "anomaly_flag": _bool(),
+        "direction": _one_of(DIRECTIONS, nullable=True),
+        "window_ticks": _int(checks=pa.Check.ge(0)),
+        "severity_score": _float(checks=pa.Check.in_range(0, 1)),
+        "model_version": _str(),
+        **_WRITTEN_AT,
+        **_RUN,
+    },
     key=("store_id", "sku", "ts", "model_version", "run_id"),
 )
 
-MINORITY_REPORTS_DETECTED_LOG = Dataset(
+MINORITY_REPORTS_DETECTED_LOG = _dataset(
     "minority_reports_detected_log",
-    _schema(
-        "minority_reports_detected_log",
-        "MRDL: one row per anomalous store x SKU run of ticks, re-emitted at each tick it grows.",
-        {
-            "report_id": _str(description="hash(store_id || sku || first_detected_from)"),
-            "store_id": _str(),
-            "sku": _str(),
-            "first_detected_from": _ts(),
-            "window_start": _ts(),
-            "window_end": _ts(description="start of the last anomalous tick so far"),
-            "direction": _one_of(DIRECTIONS),
-            "observed_units": _float(),
-            "baseline_units": _float(),
-            "observed_sales_total": _float(),
-            "baseline_sales_total": _float(),
-            "attributed_sales_total": _float(description="observed minus baseline sales: money at stake, signed"),
-            "severity_score": _float(checks=pa.Check.in_range(0, 1)),
-            "detection_mode": _one_of(DETECTION_MODES),
-            "is_degraded": _bool(),
-            "model_version": _str(),
-            **_WRITTEN_AT,
-            "version": _int(description="highest feed_version of the sales rows behind the report"),
-            **_RUN,
-        },
-    ),
+    "MRDL: one row per anomalous store x SKU run of ticks, re-emitted at each tick it grows.",
+    {
+        "report_id": _str(description="hash(store_id || sku || first_detected_from)"),
+        "store_id": _str(),
+        "sku": _str(),
+        "first_detected_from": _ts(),
+        "window_start": _ts(),
+        "window_end": _ts(description="start of the last anomalous tick so far"),
+        "direction": _one_of(DIRECTIONS),
+        "observed_units": _float(),
+        "baseline_units": _float(),
+        "observed_sales_total": _float(),
+        "baseline_sales_total": _float(),
+        "attributed_sales_total": _float(description="observed minus baseline sales: money at stake, signed"),
+        "severity_score": _float(checks=pa.Check.in_range(0, 1)),
+        "detection_mode": _one_of(DETECTION_MODES),
+        "is_degraded": _bool(),
+        "model_version": _str(),
+        **_WRITTEN_AT,
+        "version": _int(description="highest feed_version of the sales rows behind the report"),
+        **_RUN,
+    },
     key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
 )
 
@@ -221,67 +204,55 @@ _EVENT_STATE = {
     "event_status": _one_of(EVENT_STATUSES),
 }
 
-MINORITY_REPORTS_COHORTED_LOG = Dataset(
+MINORITY_REPORTS_COHORTED_LOG = _dataset(
     "minority_reports_cohorted_log",
-    _schema(
-        "minority_reports_cohorted_log",
-        "MRCH: the evolving state of each event, one snapshot per (store_id, report_id, written_at).",
-        {
-            "report_id": _str(description="hash(store_id || first_detected_from)"),
-            **_EVENT_STATE,
-            **_WRITTEN_AT,
-            "version": _int(),
-            **_RUN,
-        },
-    ),
+    "MRCH: the evolving state of each event, one snapshot per (store_id, report_id, written_at).",
+    {
+        "report_id": _str(description="hash(store_id || first_detected_from)"),
+        **_EVENT_STATE,
+        **_WRITTEN_AT,
+        "version": _int(),
+        **_RUN,
+    },
     key=("report_id", "written_at", "version", "store_id", "run_id"),
 )
 
-MINORITY_EVENT_LOG = Dataset(
+MINORITY_EVENT_LOG = _dataset(
     "minority_event_log",
-    _schema(
-        "minority_event_log",
-        "MELOG: the event registry: a row when an event is created and a final row when it ends.",
-        {
-            "event_id": _str(description="same as the cohorted report_id"),
-            **_EVENT_STATE,
-            "created_at": _ts(),
-            "finalized_at": _ts(nullable=True),
-            **_WRITTEN_AT,
-            "version": _int(),
-            **_RUN,
-        },
-    ),
+    "MELOG: the event registry: a row when an event is created and a final row when it ends.",
+    {
+        "event_id": _str(description="same as the cohorted report_id"),
+        **_EVENT_STATE,
+        "created_at": _ts(),
+        "finalized_at": _ts(nullable=True),
+        **_WRITTEN_AT,
+        "version": _int(),
+        **_RUN,
+    },
     key=("event_id", "written_at", "version", "store_id", "run_id"),
 )
 
-MINORITY_EVENTS_ENDED_LOG = Dataset(
+MINORITY_EVENTS_ENDED_LOG = _dataset(
     "minority_events_ended_log",
-    _schema(
-        "minority_events_ended_log",
-        "MEEL: one row per event closure, with why it closed.",
-        {
-            "event_id": _str(),
-            "store_id": _str(),
-            "window_start": _ts(),
-            "window_end": _ts(),
-            "finalized_at": _ts(),
-            "resolution_reason": _str(),
-            **_WRITTEN_AT,
-            "version": _int(),
-            **_RUN,
-        },
-    ),
+    "MEEL: one row per event closure, with why it closed.",
+    {
+        "event_id": _str(),
+        "store_id": _str(),
+        "window_start": _ts(),
+        "window_end": _ts(),
+        "finalized_at": _ts(),
+        "resolution_reason": _str(),
+        **_WRITTEN_AT,
+        "version": _int(),
+        **_RUN,
+    },
     key=("event_id", "written_at", "version", "store_id", "run_id"),
 )
 
-DEMO_RUN_CONFIG = Dataset(
+DEMO_RUN_CONFIG = _dataset(
     "demo_run_config",
-    _schema(
-        "demo_run_config",
-        "The run_id stamped on every row, and the config file it came from.",
-        {"run_id": _str(), "config_source": _str()},
-    ),
+    "The run_id stamped on every row, and the config file it came from.",
+    {"run_id": _str(), "config_source": _str()},
     key=("run_id", "config_source"),
 )
 
