@@ -43,16 +43,18 @@ class Scores:
     scored: np.ndarray  # (K, J) bool: an expectation existed
 
 
-def _trailing(values: np.ndarray, w: int) -> np.ndarray:
-    """Sum over the last `w` ticks ending at each tick; NaN before the first full window."""
+def _trailing(values: np.ndarray, w: int, day: np.ndarray) -> np.ndarray:
+    """Sum over the last `w` ticks ending at each tick; NaN where those ticks are not all on the
+    tick's own day (a window never reaches back across a night the store was closed)."""
     csum = np.concatenate([np.zeros((values.shape[0], 1)), np.cumsum(values, axis=1)], axis=1)
     out = np.full(values.shape, np.nan)
     out[:, w - 1 :] = csum[:, w:] - csum[:, :-w]
+    out[:, w - 1 :][:, day[w - 1 :] != day[: len(day) - w + 1]] = np.nan
     return out
 
 
-def score_windows(units: np.ndarray, expected: np.ndarray, params: ScoringParams) -> Scores:
-    """Score every (series, tick) cell of one store."""
+def score_windows(units: np.ndarray, expected: np.ndarray, day: np.ndarray, params: ScoringParams) -> Scores:
+    """Score every (series, tick) cell of one store; `day` labels each tick's day."""
     scored = ~np.isnan(expected)
     observed = np.floor(np.maximum(units, 0.0))
     expected0 = np.where(scored, expected, 0.0)
@@ -63,9 +65,9 @@ def score_windows(units: np.ndarray, expected: np.ndarray, params: ScoringParams
     for w in params.windows:
         if w > units.shape[1]:
             continue
-        o = _trailing(observed, w)
-        complete = _trailing(scored.astype(float), w) == w
-        e = np.maximum(_trailing(expected0, w), params.min_expected_per_tick * w)
+        o = _trailing(observed, w, day)
+        complete = _trailing(scored.astype(float), w, day) == w
+        e = np.maximum(_trailing(expected0, w, day), params.min_expected_per_tick * w)
         with np.errstate(invalid="ignore"):
             spike = complete & (o >= params.spike_ratio * e) & (o - e >= params.min_excess)
             drop = complete & (o <= params.drop_ratio * e) & (e - o >= params.min_excess)
@@ -80,7 +82,7 @@ def score_windows(units: np.ndarray, expected: np.ndarray, params: ScoringParams
         with np.errstate(invalid="ignore", divide="ignore"):
             magnitude = np.minimum(np.abs(np.log2((o + 1) / (e + 1))) / 3, 1.0)
         severity = np.where(better, magnitude, severity)
-    recent = _trailing(observed, _CONFIRM_TICKS) - _trailing(expected0, _CONFIRM_TICKS)
+    recent = _trailing(observed, _CONFIRM_TICKS, day) - _trailing(expected0, _CONFIRM_TICKS, day)
     confirmed = ((direction == SPIKE) & (recent > 0)) | ((direction == DROP) & (recent < 0))
     flag = scored & (best >= params.threshold) & confirmed
     return Scores(best, direction, window, severity, flag, scored)
@@ -96,7 +98,7 @@ def classifier_predictions(
         store_baseline = baseline_by_store.get(grid.store_id)
         if store_baseline is None:
             continue
-        s = score_windows(grid.units, grid.cells(store_baseline, "expected_units"), params)
+        s = score_windows(grid.units, grid.cells(store_baseline, "expected_units"), grid.day, params)
         frame = grid.long(
             anomaly_score=s.score,
             anomaly_flag=s.flag,

@@ -77,7 +77,7 @@ def heuristic_flags(grid: StoreGrid, params: DetectionParams = DetectionParams()
     """Flagged ticks of one store by the seasonal-naive deviation heuristic."""
     expected_units = _seasonal_naive(grid, grid.units, params)
     expected_sales = _seasonal_naive(grid, grid.sales, params)
-    s = score_windows(grid.units, expected_units, HEURISTIC_SCORING)
+    s = score_windows(grid.units, expected_units, grid.day, HEURISTIC_SCORING)
     frame = grid.long(
         direction=np.where(s.direction == SPIKE, "spike", "drop"),
         severity_score=s.severity,

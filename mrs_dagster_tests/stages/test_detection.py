@@ -23,7 +23,7 @@ def test_poisson_test_flags_a_burst_and_not_noise():
     expected = np.full((1, 200), 1.0)
     units = rng.poisson(expected).astype(float)
     units[0, 100:112] = rng.poisson(4.0, 12)
-    scores = score_windows(units, expected, ScoringParams())
+    scores = score_windows(units, expected, np.zeros(units.shape[1], dtype=int), ScoringParams())
     flagged = np.flatnonzero(scores.flag[0])
     assert flagged.size > 0 and flagged.min() >= 100 and flagged.max() < 115
     assert (scores.direction[0, flagged] == 1).all()
@@ -33,7 +33,7 @@ def test_poisson_test_flags_a_stockout_as_a_drop():
     expected = np.full((1, 120), 2.0)
     units = np.random.default_rng(6).poisson(expected).astype(float)
     units[0, 60:100] = 0
-    scores = score_windows(units, expected, ScoringParams())
+    scores = score_windows(units, expected, np.zeros(units.shape[1], dtype=int), ScoringParams())
     assert scores.flag[0, 70:100].any() and (scores.direction[0][scores.flag[0]] == -1).all()
 
 
