@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export MRS_DATA_DIR ?= $(CURDIR)/data/demo
 
-.PHONY: install demo run ui test bench clean
+.PHONY: install demo run ui test bench quality clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ test: install
 
 bench: install
 	$(BIN)/python bench/bench_detection_cohorting.py
+
+quality: install
+	$(BIN)/python bench/quality_across_seeds.py
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) data/demo
