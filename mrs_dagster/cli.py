@@ -20,7 +20,7 @@ from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events, latest_events
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.timestamps import as_utc
-from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
+from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_world
 
 
 class UsageError(Exception):
@@ -62,6 +62,8 @@ def cmd_generate(args) -> None:
         f"{len(world.sales):,} sales rows, {len(world.truth)} truth anomalies "
         f"({time.perf_counter() - started:.1f} s)"
     )
+    if world.truth.empty:
+        print(f"note: no anomalies embedded: they start on day {WARMUP_DAYS + 1}, after the baseline's week of history")
 
 
 def run_pipeline(data_dir: Path, run_id: str | None = None) -> tuple[bool, dict[str, int]]:

@@ -3,7 +3,8 @@
 Stores in regions with trading hours, 5-minute ticks, daily and weekly seasonality, Poisson
 units, SKU prices. Anomalies of every cause are embedded with the reference data that explains
 them and written to `truth/anomalies.csv`. No anomaly starts before day `WARMUP_DAYS` (the
-baseline needs earlier days to learn from), and anomalies at one store never overlap.
+baseline needs a week to learn from), so a world of a week or less has none; anomalies at one
+store never overlap.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class _Planner:
         fmt = self.stores.set_index("store_id").loc[list(store_ids), "format"]
         open_h = max(HOURS[f][0] for f in fmt) + 1
         close_h = min(HOURS[f][1] for f in fmt) - 0.5
+        if self.spec.days <= WARMUP_DAYS:
+            return None
         for _ in range(tries):
             duration = self.rng.uniform(hours_min, hours_max)
             if open_h + duration > close_h:
@@ -155,8 +158,8 @@ def generate_world(spec: WorldSpec = WorldSpec()) -> World:
         sales_frames.append(delivered)
         correction_frames.append(true[bad])
     truth = pd.DataFrame(
-        [{"store_id": s, "sku": a["truth_sku"], "start": a["start"], "end": a["end"], "cause": a["cause"]}
-         for a in plan for s in a["stores"]]
+        [(s, a["truth_sku"], a["start"], a["end"], a["cause"]) for a in plan for s in a["stores"]],
+        columns=TRUTH_COLUMNS,
     ).sort_values(["start", "store_id"], ignore_index=True)
     return World(
         spec=spec,
@@ -164,10 +167,10 @@ def generate_world(spec: WorldSpec = WorldSpec()) -> World:
         skus=skus,
         sales=pd.concat(sales_frames, ignore_index=True),
         corrections=pd.concat(correction_frames, ignore_index=True).assign(feed_version=2),
-        campaigns=pd.DataFrame([a["campaign"] for a in plan if "campaign" in a],
-                               columns=["campaign_id", "kind", "store_id", "region", "sku", "category", "start", "end"]),
-        context_events=pd.DataFrame([a["context"] for a in plan if "context" in a],
-                                    columns=["event_id", "kind", "region", "store_id", "start", "end", "description"]),
+        campaigns=pd.DataFrame([a["campaign"] for a in plan if "campaign" in a], columns=REFERENCE_COLUMNS["campaigns"]),
+        context_events=pd.DataFrame(
+            [a["context"] for a in plan if "context" in a], columns=REFERENCE_COLUMNS["context_events"]
+        ),
         truth=truth,
     )
 
@@ -225,7 +228,7 @@ def _plan_anomalies(rng, spec: WorldSpec, stores: pd.DataFrame, skus: pd.DataFra
             rng.uniform(2.0, 4.0), "*", context=context)
 
     for _ in range(max(1, per_cause // 3)):  # viral demand: one SKU in many stores, nothing announced
-        sku = str(rng.choice(sku_ids[popularity_rank(rate) < len(sku_ids) // 2]))
+        sku = str(rng.choice(sku_ids[_popularity_rank(rate) < len(sku_ids) // 2]))
         chosen_stores = rng.choice(store_ids, max(2, int(len(store_ids) * rng.uniform(0.5, 0.8))), replace=False)
         if (window := planner.window(chosen_stores, 2, 5)) is None:
             continue
@@ -254,7 +257,7 @@ def _plan_anomalies(rng, spec: WorldSpec, stores: pd.DataFrame, skus: pd.DataFra
     return plan
 
 
-def popularity_rank(rate: np.ndarray) -> np.ndarray:
+def _popularity_rank(rate: np.ndarray) -> np.ndarray:
     """Rank of each SKU by its mean rate across stores, 0 = best seller."""
     return np.argsort(np.argsort(-rate.mean(axis=0)))
 

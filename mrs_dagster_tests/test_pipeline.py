@@ -133,3 +133,14 @@ def test_a_data_dir_without_landing_fails_loudly(tmp_path):
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "landing/sales does not exist" in failure.message
+
+
+def test_a_world_shorter_than_the_baseline_history_runs_and_detects_nothing(tmp_path):
+    from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_world
+
+    write_world(generate_world(WorldSpec(seed=5, stores=2, skus=6, days=WARMUP_DAYS)), tmp_path)
+    counts = rows_appended(materialize_all(tmp_path))
+    assert counts["unified_sales_data"] > 0
+    assert counts["baseline_sales_model_prediction_log"] == 0
+    assert counts["minority_reports_detected_log"] == 0
+    assert counts["minority_event_log"] == 0

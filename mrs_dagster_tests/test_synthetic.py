@@ -43,3 +43,10 @@ def test_written_world_follows_the_data_dir_contract(tmp_path, small_world):
     assert list(truth.columns) == ["store_id", "sku", "start", "end", "cause"]
     assert any((tmp_path / "corrections").iterdir())
     assert set(small_world.sales["units"].unique()) >= {-1.0}  # returns are in the data
+
+
+def test_a_world_of_a_week_has_no_anomalies_and_still_writes(tmp_path):
+    world = generate_world(WorldSpec(seed=3, stores=2, skus=4, days=WARMUP_DAYS))
+    assert world.truth.empty and world.campaigns.empty and world.corrections.empty
+    write_world(world, tmp_path)
+    assert list(pd.read_csv(tmp_path / "truth/anomalies.csv").columns) == ["store_id", "sku", "start", "end", "cause"]

@@ -39,15 +39,13 @@ def minority_reports_detected_log(
     baseline_sales_model_prediction_log: pd.DataFrame,
     anomaly_classifier_model_prediction_log: pd.DataFrame,
 ) -> pd.DataFrame:
-    """MRDL. Critical: if the baseline or classifier log is unavailable (never written, or empty
-    for this run), detection falls back to the deviation heuristic and marks its rows degraded."""
-    reports = detect_minority_reports(
-        _current_series(sales_timeseries_data),
-        baseline_sales_model_prediction_log,
-        anomaly_classifier_model_prediction_log,
-        mrs.current_run_id(),
-    )
-    degraded = not models_available(baseline_sales_model_prediction_log, anomaly_classifier_model_prediction_log)
+    """MRDL. Critical: if the baseline or classifier log is unavailable (never written, or empty for
+    this run past the baseline's warm-up), detection falls back to the deviation heuristic and marks
+    its rows degraded."""
+    series = _current_series(sales_timeseries_data)
+    baseline, classifier = baseline_sales_model_prediction_log, anomaly_classifier_model_prediction_log
+    reports = detect_minority_reports(series, baseline, classifier, mrs.current_run_id())
+    degraded = not models_available(baseline, classifier, series)
     if degraded:
         context.log.warning("baseline or classifier log unavailable: detection degraded to the deviation heuristic")
     context.add_output_metadata({"reports": int(reports["report_id"].nunique()), "is_degraded": degraded})

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.contracts import BASELINE_SALES_MODEL_PREDICTION_LOG
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
 
 MODEL_VERSION = "seasonal-median-v1"
@@ -91,5 +92,7 @@ def baseline_predictions(series: pd.DataFrame, run_id: str, params: BaselinePara
         expected, expected_sales = store_baseline(grid, params)
         frame = grid.long(expected_units=expected, expected_sales_value=expected_sales)
         frames.append(frame[~np.isnan(frame["expected_units"].to_numpy())])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["store_id", "sku", "ts"])
+    if not frames:
+        return BASELINE_SALES_MODEL_PREDICTION_LOG.empty()
+    out = pd.concat(frames, ignore_index=True)
     return out.assign(model_version=MODEL_VERSION, written_at=out["ts"], run_id=run_id)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import pdtr, pdtrc
 
+from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG
 from mrs_dagster.stages.series_grid import store_grids
 
 MODEL_VERSION = "poisson-multiwindow-v1"
@@ -108,5 +109,7 @@ def classifier_predictions(
             _scored=s.scored,
         )
         frames.append(frame[frame.pop("_scored").to_numpy()])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["store_id", "sku", "ts"])
+    if not frames:
+        return ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG.empty()
+    out = pd.concat(frames, ignore_index=True)
     return out.assign(model_version=MODEL_VERSION, written_at=out["ts"], run_id=run_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.stages.baseline import BaselineParams
 from mrs_dagster.stages.classifier import MODEL_VERSION as CLASSIFIER_VERSION
 from mrs_dagster.stages.classifier import SPIKE, ScoringParams, score_windows
 from mrs_dagster.stages.identity import stable_id
@@ -45,8 +46,8 @@ def detect_minority_reports(
     run_id: str,
     params: DetectionParams = DetectionParams(),
 ) -> pd.DataFrame:
-    """MRDL rows. `baseline`/`classifier` None (or empty) means unavailable: degraded heuristic."""
-    degraded = not models_available(baseline, classifier)
+    """MRDL rows; when the model logs are unavailable (see `models_available`), by the heuristic."""
+    degraded = not models_available(baseline, classifier, series)
     if degraded:
         flagged = pd.concat([heuristic_flags(grid, params) for grid in store_grids(series)] or [pd.DataFrame(columns=_FLAGGED)])
     else:
@@ -60,8 +61,14 @@ def detect_minority_reports(
     )
 
 
-def models_available(baseline: pd.DataFrame | None, classifier: pd.DataFrame | None) -> bool:
-    return baseline is not None and classifier is not None and not baseline.empty and not classifier.empty
+def models_available(baseline: pd.DataFrame | None, classifier: pd.DataFrame | None, series: pd.DataFrame) -> bool:
+    """Whether the model logs can be used. None means unavailable. Empty logs are expected while
+    the series is shorter than the baseline's warm-up; past it, empty means the logs are missing."""
+    if baseline is None or classifier is None:
+        return False
+    if baseline.empty or classifier.empty:
+        return series["ts"].dt.normalize().nunique() <= BaselineParams().min_history_days
+    return True
 
 
 def model_flags(series: pd.DataFrame, baseline: pd.DataFrame, classifier: pd.DataFrame) -> pd.DataFrame:

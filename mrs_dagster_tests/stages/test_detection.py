@@ -6,7 +6,7 @@ import pytest
 
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import ScoringParams, score_windows
-from mrs_dagster.stages.detection import detect_minority_reports
+from mrs_dagster.stages.detection import detect_minority_reports, models_available
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +84,11 @@ def test_baseline_predicts_only_after_a_week_of_history(models):
     first_day = baseline["ts"].min().normalize()
     assert first_day == pd.Timestamp("2026-03-09", tz="UTC")
     assert (baseline["expected_units"] >= 0).all()
+
+
+def test_empty_model_logs_during_the_warmup_are_not_an_outage(models):
+    series, baseline, classifier = models
+    first_week = series[series["ts"] < series["ts"].min().normalize() + pd.Timedelta(days=7)]
+    assert models_available(baseline.iloc[:0], classifier.iloc[:0], first_week)
+    assert detect_minority_reports(first_week, baseline.iloc[:0], classifier.iloc[:0], "run-1").empty
+    assert not models_available(baseline.iloc[:0], classifier.iloc[:0], series)
