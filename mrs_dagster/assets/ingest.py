@@ -1,5 +1,5 @@
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, AssetSpec, Failure, MetadataValue, Output, asset, multi_asset
+from dagster import AssetOut, AssetSpec, Failure, MetadataValue, Output, asset, multi_asset
 
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
@@ -21,7 +21,7 @@ landing_sales = AssetSpec(
     },
     deps=[landing_sales, "demo_run_config"],
 )
-def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig):
+def unified_sales_data(mrs: MRSConfig):
     """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters."""
     if not (mrs.path / "landing" / "sales").is_dir():
         raise Failure(f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?")
