@@ -30,7 +30,7 @@ class UsageError(Exception):
 def dagster_instance():
     """The persistent local instance: DAGSTER_HOME, or `.dagster_home` in the project, configured
     by the project's dagster.yaml (SQLite storage, telemetry off)."""
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance  # imported here: only the commands that run Dagster pay for it
 
     home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -50,8 +50,10 @@ def _data_dir(args, must_exist: bool = True) -> Path:
 def cmd_generate(args) -> None:
     data_dir = _data_dir(args, must_exist=False)
     if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / "truth" / "anomalies.csv").is_file():
+            raise UsageError(f"data dir {data_dir} is not empty and not a generated world: refusing to replace it")
         if not args.force:
-            raise UsageError(f"data dir {data_dir} is not empty; pass --force to replace it")
+            raise UsageError(f"data dir {data_dir} holds a generated world; pass --force to replace it")
         shutil.rmtree(data_dir)
     spec = WorldSpec(seed=args.seed, stores=args.stores, skus=args.skus, days=args.days, start=args.start)
     started = time.perf_counter()
@@ -70,7 +72,7 @@ def run_pipeline(data_dir: Path, run_id: str | None = None) -> tuple[bool, dict[
     """Materialize every asset over `data_dir` through Dagster, in the persistent instance.
 
     Returns whether the run succeeded and the rows each log appended."""
-    from mrs_dagster.definitions import MAIN_JOB, build_definitions
+    from mrs_dagster.definitions import MAIN_JOB, build_definitions  # see dagster_instance
 
     if not (data_dir / "landing" / "sales").is_dir():
         raise UsageError(f"{data_dir} has no landing/sales/ folder: nothing to run on")

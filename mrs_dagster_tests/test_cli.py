@@ -36,6 +36,13 @@ def test_generate_refuses_to_overwrite_without_force(world_dir, capsys):
     assert "pass --force" in capsys.readouterr().err
 
 
+def test_generate_never_replaces_a_data_dir_that_is_not_a_generated_world(tmp_path, capsys):
+    (tmp_path / "landing").mkdir()
+    assert main(["generate", "--force", "--data-dir", str(tmp_path)]) == 2
+    assert "not a generated world: refusing" in capsys.readouterr().err
+    assert (tmp_path / "landing").is_dir()
+
+
 def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys):
     materialize_all(world_dir)
     assert main(["export", "minority_event_log", "--out", str(tmp_path / "events.parquet"), "--data-dir", str(world_dir)]) == 0
