@@ -9,13 +9,14 @@ from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
-from mrs_dagster.stages.evaluation import evaluate_events, latest_events
+from mrs_dagster.stages.evaluation import evaluate_events
+from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.synthetic import WorldSpec, generate_world
 
 
 def overall(world, series, baseline, classifier) -> str:
     reports = detect_minority_reports(series, baseline, classifier, "quality")
-    events = latest_events(cohort_reports(reports, store_watermarks(series), "quality").events)
+    events = latest(cohort_reports(reports, store_watermarks(series), "quality").events, "event_id")
     row = evaluate_events(events, world.truth).set_index("cause").loc["overall"]
     return f"recall {row['recall']:.3f} precision {row['precision']:.3f}"
 

@@ -17,7 +17,8 @@ from mrs_dagster.landing import read_truth
 from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, RunConfigError, default_data_dir
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
-from mrs_dagster.stages.evaluation import evaluate_events, latest_events
+from mrs_dagster.stages.evaluation import evaluate_events
+from mrs_dagster.stages.hydrate import event_causes, latest
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_world
@@ -108,7 +109,7 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
     print(f"  {'log':42s} {'rows':>10s} {'appended now':>13s}")
     for name in DATASETS:
         print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,} {appended.get(name, 0):>13,}")
-    events = latest_events(lake.read("minority_event_log", run_id=run_id))
+    events = latest(lake.read("minority_event_log", run_id=run_id), "event_id")
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
     top = events.sort_values("impact_estimate", ascending=False).head(5)
     if not top.empty:
@@ -156,10 +157,14 @@ def cmd_evaluate(args) -> None:
     if args.detector == "heuristic":
         series = current_sales_series(lake.read("sales_timeseries_data", run_id=run_id))
         reports = detect_minority_reports(series, None, None, run_id)
-        event_log = cohort_reports(reports, store_watermarks(series), run_id).events
+        events = latest(cohort_reports(reports, store_watermarks(series), run_id).events, "event_id")
     else:
-        event_log = lake.read("minority_event_log", run_id=run_id)
-    scores = evaluate_events(latest_events(event_log), truth)
+        events = latest(lake.read("minority_event_log", run_id=run_id), "event_id")
+        attribution = lake.read("minority_reports_proposed_attribution_log", run_id=run_id)
+        if not attribution.empty:
+            reports = lake.read("minority_reports_detected_log", run_id=run_id)
+            events = events.merge(event_causes(reports, attribution, events), on="event_id", how="left")
+    scores = evaluate_events(events, truth)
     which = "the degraded heuristic alone (recomputed, nothing written)" if args.detector == "heuristic" else "the logged events"
     print(f"\nevent-level evaluation of {which} against truth/anomalies.csv (windows widened by 30 min):")
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a"))

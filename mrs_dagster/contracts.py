@@ -19,6 +19,7 @@ CAUSES = ("promotion", "weather", "local_event", "viral_demand", "data_error", "
 DIRECTIONS = ("spike", "drop")
 DETECTION_MODES = ("model", "degraded_heuristic")
 EVENT_STATUSES = ("active", "ended")
+CLUSTER_LABELS = ("sku_across_stores", "store_wide", "region_multi_store", "store_multi_sku", "isolated")
 
 
 def _str(nullable: bool = False, **kw) -> pa.Column:
@@ -33,8 +34,8 @@ def _float(nullable: bool = False, **kw) -> pa.Column:
     return pa.Column(float, nullable=nullable, **kw)
 
 
-def _int(**kw) -> pa.Column:
-    return pa.Column("int64", **kw)
+def _int(nullable: bool = False, **kw) -> pa.Column:
+    return pa.Column("Int64" if nullable else "int64", nullable=nullable, **kw)
 
 
 def _bool(**kw) -> pa.Column:
@@ -72,6 +73,7 @@ def _dataset(name: str, description: str, columns: dict[str, pa.Column], key: tu
 _ARROW_TYPES = {
     "str": pyarrow.string(),
     "int64": pyarrow.int64(),
+    "Int64": pyarrow.int64(),
     "float64": pyarrow.float64(),
     "bool": pyarrow.bool_(),
     TS: pyarrow.timestamp("us", tz="UTC"),
@@ -249,6 +251,46 @@ MINORITY_EVENTS_ENDED_LOG = _dataset(
     key=("event_id", "written_at", "version", "store_id", "run_id"),
 )
 
+_REPORT_ROW = {
+    "report_id": _str(description="the MRDL report"),
+    "store_id": _str(),
+    "sku": _str(),
+}
+
+MINORITY_REPORTS_CLUSTERED_LOG = _dataset(
+    "minority_reports_clustered_log",
+    "MRCL: the cause pattern each report shares with others, as known at each tick of the report.",
+    {
+        **_REPORT_ROW,
+        "cluster_id": _str(nullable=True, description="NULL when clustering failed: 'unclustered'"),
+        "cluster_label": _one_of(CLUSTER_LABELS, nullable=True),
+        "cluster_size": _int(nullable=True, description="stores (sku_across_stores, region_multi_store) or SKUs"),
+        **_WRITTEN_AT,
+        "version": _int(),
+        **_RUN,
+    },
+    key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
+)
+
+MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG = _dataset(
+    "minority_reports_proposed_attribution_log",
+    "MRPAL: the machine's proposed cause of each report, with its confidence and evidence.",
+    {
+        **_REPORT_ROW,
+        "proposed_cause": _one_of(CAUSES),
+        "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1),
+                                   description="NULL when an input was down (seed 001 §5)"),
+        "campaign_id": _str(nullable=True),
+        "context_event_id": _str(nullable=True),
+        "cluster_id": _str(nullable=True),
+        "evidence": _str(description="why: the rule that matched"),
+        **_WRITTEN_AT,
+        "version": _int(),
+        **_RUN,
+    },
+    key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
+)
+
 DEMO_RUN_CONFIG = _dataset(
     "demo_run_config",
     "The run_id stamped on every row, and the config file it came from.",
@@ -269,6 +311,8 @@ DATASETS: dict[str, Dataset] = {
         MINORITY_REPORTS_COHORTED_LOG,
         MINORITY_EVENT_LOG,
         MINORITY_EVENTS_ENDED_LOG,
+        MINORITY_REPORTS_CLUSTERED_LOG,
+        MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG,
     )
 }
 

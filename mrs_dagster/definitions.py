@@ -13,6 +13,7 @@ from mrs_dagster.assets.detection import (
     baseline_sales_model_prediction_log,
     minority_reports_detected_log,
 )
+from mrs_dagster.assets.explain import minority_reports_clustered_log, minority_reports_proposed_attribution_log
 from mrs_dagster.assets.ingest import landing_sales, sales_timeseries_data, unified_sales_data
 from mrs_dagster.resources import LakeIOManager, MRSConfig, default_data_dir
 
@@ -27,6 +28,8 @@ ASSETS = [
     anomaly_classifier_model_prediction_log,
     minority_reports_detected_log,
     minority_reports_cohorted_log,
+    minority_reports_clustered_log,
+    minority_reports_proposed_attribution_log,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Reading what retailers landed, and a generated world's truth (I/O only, no logic)."""
+"""Reading what retailers landed, the reference data beside it, and a generated world's truth
+(I/O only, no logic)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+
+from mrs_dagster.contracts import REFERENCE_COLUMNS
 
 SALES_SUFFIXES = (".csv", ".parquet")
 
@@ -36,6 +39,20 @@ def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Except
             yield relative, read_delivery(path)
         except Exception as error:  # any unreadable file becomes a dead letter, never a crash
             yield relative, error
+
+
+def read_reference(data_dir: Path, name: str) -> pd.DataFrame | None:
+    """`reference/<name>.csv` as strings (blank cells ""), or None when the file is missing.
+
+    Raises ValueError when the file lacks a contract column."""
+    path = Path(data_dir) / "reference" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in REFERENCE_COLUMNS[name] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
 
 
 def read_truth(data_dir: Path) -> pd.DataFrame:

@@ -55,7 +55,7 @@ def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "--data-dir", str(world_dir)]) == 0
     printed = capsys.readouterr().out
-    for word in ("overall", "recall", "precision", "f1", "stockout", "viral_demand"):
+    for word in ("overall", "recall", "precision", "f1", "cause_accuracy", "stockout", "viral_demand"):
         assert word in printed
 
 

@@ -10,7 +10,8 @@ from mrs_dagster.cli import rows_appended
 from mrs_dagster.contracts import DATASETS
 from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.lake import Lake
-from mrs_dagster.stages.evaluation import evaluate_events, latest_events
+from mrs_dagster.stages.evaluation import evaluate_events
+from mrs_dagster.stages.hydrate import latest
 from mrs_dagster_tests.conftest import materialize_all
 
 DERIVED_LOGS = [
@@ -21,6 +22,8 @@ DERIVED_LOGS = [
     "minority_reports_cohorted_log",
     "minority_event_log",
     "minority_events_ended_log",
+    "minority_reports_clustered_log",
+    "minority_reports_proposed_attribution_log",
 ]
 
 
@@ -40,7 +43,7 @@ def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
     assert counts["unified_sales_data_errors"] == 0
     run_ids = {frame["run_id"].unique().tolist()[0] for name in DATASETS if not (frame := table(world_dir, name)).empty}
     assert run_ids == {"demo-run-001"}
-    events = latest_events(table(world_dir, "minority_event_log"))
+    events = latest(table(world_dir, "minority_event_log"), "event_id")
     overall = evaluate_events(events, small_world.truth).set_index("cause").loc["overall"]
     assert overall["recall"] >= 0.9
 
@@ -67,7 +70,7 @@ def test_a_later_delivery_extends_and_closes_events_like_one_full_run(tmp_path, 
         shutil.move(path, held_back / path.name)
 
     materialize_all(incremental)
-    first_events = latest_events(table(incremental, "minority_event_log"))
+    first_events = latest(table(incremental, "minority_event_log"), "event_id")
     for path in held_back.iterdir():
         shutil.move(path, incremental / "landing/sales" / path.name)
     materialize_all(incremental)
@@ -75,7 +78,7 @@ def test_a_later_delivery_extends_and_closes_events_like_one_full_run(tmp_path, 
 
     for name in DERIVED_LOGS:
         pd.testing.assert_frame_equal(table(incremental, name), table(full, name), obj=name)
-    final_events = latest_events(table(incremental, "minority_event_log")).set_index("event_id")
+    final_events = latest(table(incremental, "minority_event_log"), "event_id").set_index("event_id")
     assert len(final_events) > len(first_events)
     still_open_after_first = first_events[first_events["event_status"] == "active"]["event_id"]
     assert (final_events.loc[still_open_after_first, "event_status"] == "ended").any()

@@ -2,9 +2,9 @@
 
 A truth anomaly is found when an event at the same store overlaps its window, both widened by
 `widen` on each side. Recall counts found truth anomalies; precision counts events that overlap
-any truth anomaly. Per cause, recall is exact; precision and F1 per cause need an event cause,
-so they are computed over events by their `proposed_cause` when the events carry one, and are
-not defined (NaN) before attribution exists.
+any truth anomaly. Per cause, precision and F1 need an event cause: they count the events whose
+`proposed_cause` is that cause and that overlap a truth anomaly of it (NaN when events carry no
+cause).
 """
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ import pandas as pd
 
 from mrs_dagster.contracts import CAUSES
 from mrs_dagster.stages.timestamps import TICK
-
-
-def latest_events(event_log: pd.DataFrame) -> pd.DataFrame:
-    """The latest row per event of a minority_event_log."""
-    return event_log.sort_values("written_at", kind="stable").drop_duplicates("event_id", keep="last")
 
 
 def overlaps(events: pd.DataFrame, truth: pd.DataFrame, widen: pd.Timedelta) -> pd.DataFrame:
@@ -31,26 +26,40 @@ def overlaps(events: pd.DataFrame, truth: pd.DataFrame, widen: pd.Timedelta) -> 
 
 
 def evaluate_events(events: pd.DataFrame, truth: pd.DataFrame, widen: pd.Timedelta = pd.Timedelta(minutes=30)) -> pd.DataFrame:
-    """One row per cause plus 'overall': truth, found, recall, events, precision, f1."""
+    """One row per cause plus 'overall': truth, found, recall, events, precision, f1, and, when
+    the events carry a `proposed_cause`, cause_accuracy: the share of found truth anomalies that an
+    overlapping event attributes to the true cause."""
     events = events.reset_index(drop=True)
     truth = truth.reset_index(drop=True)
     pairs = overlaps(events, truth, widen)
     found = truth.index.isin(pairs["_t"])
-    matched_events = events.index.isin(pairs["_e"])
-    rows = [_row("overall", len(truth), int(found.sum()), len(events), int(matched_events.sum()))]
+    attributed = "proposed_cause" in events
+    if attributed:
+        true_cause = truth.loc[pairs["_t"], "cause"].to_numpy()
+        right = pairs[events.loc[pairs["_e"], "proposed_cause"].to_numpy() == true_cause]
+        correctly_attributed = truth.index.isin(right["_t"])
+    rows = [_row("overall", found, pd.Series(True, index=truth.index), events.index.isin(pairs["_e"]).sum(), len(events))]
     for cause in CAUSES:
-        of_cause = (truth["cause"] == cause).to_numpy()
-        if "proposed_cause" in events:
-            claimed = (events["proposed_cause"] == cause).to_numpy()
-            true_claims = pairs[truth.loc[pairs["_t"], "cause"].to_numpy() == cause]["_e"]
-            n_events, n_correct = int(claimed.sum()), int((claimed & events.index.isin(true_claims)).sum())
-        else:
-            n_events, n_correct = None, None
-        rows.append(_row(cause, int(of_cause.sum()), int((found & of_cause).sum()), n_events, n_correct))
-    return pd.DataFrame(rows)
+        of_cause = truth["cause"].eq(cause)
+        n_events = n_correct = None
+        if attributed:
+            claimed = events["proposed_cause"].eq(cause).to_numpy()
+            n_events, n_correct = int(claimed.sum()), int((claimed & events.index.isin(right["_e"])).sum())
+        rows.append(_row(cause, found, of_cause, n_correct, n_events))
+    result = pd.DataFrame(rows)
+    if attributed:
+        result["cause_accuracy"] = [_share(correctly_attributed, found & mask) for mask in
+                                    [pd.Series(True, index=truth.index)] + [truth["cause"].eq(c) for c in CAUSES]]
+    return result
 
 
-def _row(name: str, n_truth: int, n_found: int, n_events: int | None, n_correct: int | None) -> dict:
+def _share(hits: np.ndarray, within: pd.Series) -> float:
+    return float(hits[within.to_numpy()].mean()) if within.any() else np.nan
+
+
+def _row(name: str, found: np.ndarray, of_cause: pd.Series, n_correct: int | None, n_events: int | None) -> dict:
+    n_truth = int(of_cause.sum())
+    n_found = int(found[of_cause.to_numpy()].sum())
     recall = n_found / n_truth if n_truth else np.nan
     precision = n_correct / n_events if n_events else np.nan
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else np.nan

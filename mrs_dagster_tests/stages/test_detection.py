@@ -7,6 +7,7 @@ import pytest
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import ScoringParams, score_windows
 from mrs_dagster.stages.detection import detect_minority_reports, models_available
+from mrs_dagster.stages.hydrate import latest as hydrate_latest
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_model_detection_finds_the_truth_anomalies(models, small_world):
     series, baseline, classifier = models
     reports = detect_minority_reports(series, baseline, classifier, "run-1")
     assert (reports["detection_mode"] == "model").all() and not reports["is_degraded"].any()
-    latest = reports.sort_values("written_at").drop_duplicates("report_id", keep="last")
+    latest = hydrate_latest(reports, "report_id")
     truth = small_world.truth
     hits = latest.merge(truth, on="store_id")
     overlapping = hits[(hits["window_start"] < hits["end"]) & (hits["window_end"] >= hits["start"])]

@@ -1,0 +1,67 @@
+import pandas as pd
+from dagster import AssetExecutionContext, asset
+
+from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.landing import read_reference
+from mrs_dagster.resources import MRSConfig
+from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
+from mrs_dagster.stages.clustering import cluster_reports, unclustered
+from mrs_dagster.stages.hydrate import latest
+
+
+def _reference(context: AssetExecutionContext, mrs: MRSConfig, name: str) -> pd.DataFrame | None:
+    """Circuit breaker for optional reference data: missing or broken means None, with a warning."""
+    try:
+        frame = read_reference(mrs.path, name)
+    except (OSError, ValueError) as error:
+        context.log.warning(f"reference/{name}.csv unusable, continuing without it: {error}")
+        return None
+    if frame is None:
+        context.log.warning(f"reference/{name}.csv missing, continuing without it")
+    return frame
+
+
+@asset(group_name="explain", **contract("minority_reports_clustered_log"))
+def minority_reports_clustered_log(
+    context: AssetExecutionContext, mrs: MRSConfig, minority_reports_detected_log: pd.DataFrame
+) -> pd.DataFrame:
+    """MRCL. Important, non-blocking: if clustering fails, every report is emitted unclustered
+    (cluster_id NULL) and detection is unaffected."""
+    run_id = mrs.current_run_id()
+    try:
+        clusters = cluster_reports(
+            minority_reports_detected_log, _reference(context, mrs, "stores"), _reference(context, mrs, "skus"), run_id
+        )
+    except Exception as error:  # seed 001 §5: clustering down must not stop the pipeline
+        context.log.error(f"clustering failed, emitting unclustered rows: {error!r}")
+        clusters = unclustered(minority_reports_detected_log, run_id)
+    current = latest(clusters, "report_id")
+    context.add_output_metadata(
+        {"clusters": int(current["cluster_id"].nunique()), "unclustered_reports": int(current["cluster_id"].isna().sum())}
+    )
+    return clusters
+
+
+@asset(group_name="explain", **contract("minority_reports_proposed_attribution_log"))
+def minority_reports_proposed_attribution_log(
+    context: AssetExecutionContext,
+    mrs: MRSConfig,
+    minority_reports_detected_log: pd.DataFrame,
+    minority_reports_clustered_log: pd.DataFrame,
+) -> pd.DataFrame:
+    """MRPAL. Important, non-blocking: if attribution fails, every report is `unknown` with a NULL
+    confidence; a missing reference input only removes its kind of evidence."""
+    run_id = mrs.current_run_id()
+    try:
+        proposals = attribute_reports(
+            minority_reports_detected_log,
+            minority_reports_clustered_log,
+            *(_reference(context, mrs, name) for name in ("stores", "skus", "campaigns", "context_events")),
+            run_id,
+        )
+    except Exception as error:  # seed 001 §5: attribution down must not stop the pipeline
+        context.log.error(f"attribution failed, proposing 'unknown': {error!r}")
+        proposals = attribution_unavailable(minority_reports_detected_log, run_id)
+    current = latest(proposals, "report_id")
+    context.add_output_metadata({f"reports_{cause}": int(n) for cause, n in current["proposed_cause"].value_counts().items()})
+    return proposals

@@ -1,0 +1,118 @@
+"""Attribution (MRPAL): a proposed cause per report, with confidence and evidence.
+
+Evidence first, then patterns, first match wins:
+- `promotion` (0.9): a spike inside a campaign whose scope (store, region, SKU, category; blank =
+  all) covers the report;
+- `weather` (0.8): a spike inside a `weather` context event of the store's region (or the store);
+- `local_event` (0.8): a spike inside a `local_event` context event at the store (or its region);
+- `stockout` (0.8): a drop to `stockout_ratio` of the baseline or less (sales all but stopped);
+- `data_error` (0.7): a spike in a `store_wide` cluster moving by a uniform factor (the same ratio
+  across SKUs: a till or feed duplicating sales, not shoppers);
+- `viral_demand` (0.75): a spike of one SKU across stores (`sku_across_stores`) with nothing
+  announced;
+- `unknown` (0.3): nothing explains it.
+A reference input that is missing (None) simply gives no evidence of its kind; when the cluster
+log is down the pattern rules cannot fire. `attribution_unavailable` is what the asset emits when
+attribution itself fails: `unknown` with a NULL confidence (seed 001 §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mrs_dagster.stages.timestamps import TICK
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    data_error_ratio: tuple[float, float] = (1.6, 2.6)
+    stockout_ratio: float = 0.35
+
+
+_KEY = ["report_id", "written_at", "version"]
+
+
+def attribute_reports(
+    detected: pd.DataFrame,
+    clustered: pd.DataFrame | None,
+    stores: pd.DataFrame | None,
+    skus: pd.DataFrame | None,
+    campaigns: pd.DataFrame | None,
+    context_events: pd.DataFrame | None,
+    run_id: str,
+    params: AttributionParams = AttributionParams(),
+) -> pd.DataFrame:
+    """One MRPAL row per MRDL row."""
+    r = detected.reset_index(drop=True)
+    r = r.assign(
+        region=r["store_id"].map(stores.set_index("store_id")["region"]) if stores is not None else None,
+        category=r["sku"].map(skus.set_index("sku")["category"]) if skus is not None else None,
+    )
+    if clustered is not None and not clustered.empty:
+        r = r.merge(clustered[[*_KEY, "cluster_id", "cluster_label"]], on=_KEY, how="left")
+    else:
+        r = r.assign(cluster_id=None, cluster_label=None)
+    spike = r["direction"].eq("spike")
+    campaign_id = _matching(r, campaigns, ["store_id", "region", "sku", "category"]) if campaigns is not None else _none(r)
+    weather_id, local_id = _none(r), _none(r)
+    if context_events is not None:
+        weather_id = _matching(r, context_events[context_events["kind"] == "weather"], ["region", "store_id"], "event_id")
+        local_id = _matching(r, context_events[context_events["kind"] == "local_event"], ["store_id", "region"], "event_id")
+    ratio = (r["observed_units"] + 1) / (r["baseline_units"] + 1)
+    low, high = params.data_error_ratio
+    rules = [
+        ("promotion", 0.9, spike & campaign_id.notna(), "campaign covers the report"),
+        ("weather", 0.8, spike & weather_id.notna(), "weather event in the store's region"),
+        ("local_event", 0.8, spike & local_id.notna(), "local event at the store"),
+        ("stockout", 0.8, ~spike & (r["observed_units"] <= params.stockout_ratio * r["baseline_units"]),
+         "sales fell to near nothing"),
+        ("data_error", 0.7, spike & r["cluster_label"].eq("store_wide") & ratio.between(low, high),
+         "whole store moved by a uniform factor"),
+        ("viral_demand", 0.75, spike & r["cluster_label"].eq("sku_across_stores"), "one SKU across stores, unannounced"),
+    ]
+    conditions = [cond.fillna(False).to_numpy(dtype=bool) for _, _, cond, _ in rules]
+    cause = np.select(conditions, [c for c, _, _, _ in rules], "unknown")
+    return pd.DataFrame(
+        {
+            "report_id": r["report_id"],
+            "store_id": r["store_id"],
+            "sku": r["sku"],
+            "proposed_cause": cause,
+            "confidence_score": np.select(conditions, [conf for _, conf, _, _ in rules], 0.3),
+            "campaign_id": campaign_id.where(cause == "promotion"),
+            "context_event_id": weather_id.where(cause == "weather", local_id.where(cause == "local_event")),
+            "cluster_id": r["cluster_id"],
+            "evidence": np.select(conditions, [why for _, _, _, why in rules], "nothing explains it"),
+            "written_at": r["written_at"],
+            "version": r["version"],
+            "run_id": run_id,
+        }
+    )
+
+
+def attribution_unavailable(detected: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """What attribution emits when it fails: every report `unknown`, confidence NULL."""
+    return detected[["report_id", "store_id", "sku", "written_at", "version"]].assign(
+        proposed_cause="unknown", confidence_score=np.nan, campaign_id=None, context_event_id=None,
+        cluster_id=None, evidence="attribution unavailable", run_id=run_id,
+    )
+
+
+def _none(r: pd.DataFrame) -> pd.Series:
+    return pd.Series(None, index=r.index, dtype=object)
+
+
+def _matching(r: pd.DataFrame, reference: pd.DataFrame, scope: list[str], id_col: str = "campaign_id") -> pd.Series:
+    """Per report row, the first reference row (by id) whose scope covers it (blank = all) and whose
+    [start, end) overlaps the report's window so far."""
+    ref = reference.assign(_start=pd.to_datetime(reference["start"], utc=True), _end=pd.to_datetime(reference["end"], utc=True))
+    pairs = r[["window_start", "written_at", *scope]].reset_index(names="_row").merge(ref, how="cross", suffixes=("", "_ref"))
+    covered = pairs["_start"].lt(pairs["written_at"] + TICK) & pairs["_end"].gt(pairs["window_start"])
+    for col in scope:
+        scope_value = pairs[f"{col}_ref"].fillna("")
+        covered &= scope_value.eq("") | scope_value.eq(pairs[col].fillna(""))
+    hits = pairs.loc[covered, ["_row", id_col]].sort_values(["_row", id_col]).drop_duplicates("_row")
+    return hits.set_index("_row")[id_col].reindex(r.index)
