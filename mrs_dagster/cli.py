@@ -13,10 +13,11 @@ import pandas as pd
 
 from mrs_dagster.contracts import DATASETS
 from mrs_dagster.lake import Lake, UnknownDatasetError, dataset
-from mrs_dagster.landing import read_truth
+from mrs_dagster.landing import read_reference, read_truth
 from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, RunConfigError, default_data_dir
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
+from mrs_dagster.stages.edits import EditRefused, edit_row
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import event_causes, latest
 from mrs_dagster.stages.ingest import current_sales_series
@@ -170,6 +171,37 @@ def cmd_evaluate(args) -> None:
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a"))
 
 
+_EDIT_TARGETS = {  # kind: (edits log, id column, the log whose latest rows are the editable ids)
+    "report": ("user_edits_log", "report_id", "minority_reports_detected_log"),
+    "event": ("user_minority_events_edits_log", "event_id", "minority_event_log"),
+}
+
+
+def cmd_edit(args) -> None:
+    data_dir = _data_dir(args)
+    run_id = MRSConfig(data_dir=str(data_dir), run_id=args.run_id).current_run_id()
+    log, id_column, source = _EDIT_TARGETS[args.kind]
+    lake = Lake(data_dir / "lake")
+    targets = latest(lake.read(source, run_id=run_id), id_column)
+    match = targets[targets[id_column] == args.id]
+    try:
+        row = edit_row(
+            match.iloc[0] if len(match) else None,
+            id_column,
+            read_reference(data_dir, "analysts"),
+            args.analyst,
+            args.verdict,
+            args.cause,
+            args.note,
+            pd.Timestamp.now(tz="UTC"),
+            run_id,
+        )
+    except (EditRefused, ValueError) as error:
+        raise UsageError(f"edit refused, nothing written: {error}") from None
+    lake.append(log, row)
+    print(f"recorded edit {row['edit_id'].iat[0]} of {args.kind} {args.id} by {args.analyst} in {log}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mrs", description="MRS, the Minority Report System.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -206,6 +238,15 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--detector", choices=["logged", "heuristic"], default="logged",
                    help="score the logged events, or what the degraded heuristic alone finds on the same series")
     v.set_defaults(func=cmd_evaluate)
+    ed = with_data_dir(sub.add_parser("edit", help="record an analyst's verdict, cause or note"))
+    ed.add_argument("kind", choices=sorted(_EDIT_TARGETS))
+    ed.add_argument("id", help="the report_id or event_id")
+    ed.add_argument("--analyst", required=True, help="analyst_id from reference/analysts.csv (must be active)")
+    ed.add_argument("--verdict", help="anomaly, expected, not_anomaly, new_trend or no_feedback")
+    ed.add_argument("--cause", help="cause override: one of the cause taxonomy")
+    ed.add_argument("--note")
+    ed.add_argument("--run-id", help="edit within this run_id (default: the current one)")
+    ed.set_defaults(func=cmd_edit)
     return p
 
 

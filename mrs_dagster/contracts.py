@@ -19,6 +19,8 @@ CAUSES = ("promotion", "weather", "local_event", "viral_demand", "data_error", "
 DIRECTIONS = ("spike", "drop")
 DETECTION_MODES = ("model", "degraded_heuristic")
 EVENT_STATUSES = ("active", "ended")
+# Analysts' verdicts, as anomaly tools' users give them (ThirdEye's feedback types).
+VERDICTS = ("anomaly", "expected", "not_anomaly", "new_trend", "no_feedback")
 CLUSTER_LABELS = ("sku_across_stores", "store_wide", "region_multi_store", "store_multi_sku", "isolated")
 
 
@@ -291,6 +293,29 @@ MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG = _dataset(
     key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
 )
 
+_EDIT = {
+    "analyst_id": _str(),
+    "verdict": _one_of(VERDICTS, nullable=True),
+    "cause_override": _one_of(CAUSES, nullable=True),
+    "note": _str(nullable=True),
+    "written_at": _ts(description="when the analyst made the edit"),
+    **_RUN,
+}
+
+USER_EDITS_LOG = _dataset(
+    "user_edits_log",
+    "Analysts' edits of minority reports (mrs edit report): a verdict, a cause override, a note.",
+    {"edit_id": _str(), **_REPORT_ROW, **_EDIT},
+    key=("edit_id", "run_id"),
+)
+
+USER_MINORITY_EVENTS_EDITS_LOG = _dataset(
+    "user_minority_events_edits_log",
+    "Analysts' edits of minority events (mrs edit event): a verdict, a cause override, a note.",
+    {"edit_id": _str(), "event_id": _str(), "store_id": _str(), **_EDIT},
+    key=("edit_id", "run_id"),
+)
+
 DEMO_RUN_CONFIG = _dataset(
     "demo_run_config",
     "The run_id stamped on every row, and the config file it came from.",
@@ -313,6 +338,8 @@ DATASETS: dict[str, Dataset] = {
         MINORITY_EVENTS_ENDED_LOG,
         MINORITY_REPORTS_CLUSTERED_LOG,
         MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG,
+        USER_EDITS_LOG,
+        USER_MINORITY_EVENTS_EDITS_LOG,
     )
 }
 

@@ -72,3 +72,36 @@ def test_a_broken_run_config_is_a_clear_error(world_dir, tmp_path, capsys):
     (world_dir / "demo_run_config.json").write_text('{"run_id": ""}')
     assert main(["evaluate", "--data-dir", str(world_dir)]) == 2
     assert "'run_id' must be a non-empty string" in capsys.readouterr().err
+
+
+def test_edits_are_validated_and_a_refused_edit_writes_nothing(world_dir, capsys):
+    from mrs_dagster.lake import Lake
+    from mrs_dagster.stages.hydrate import latest
+
+    materialize_all(world_dir)
+    lake = Lake(world_dir / "lake")
+    report = latest(lake.read("minority_reports_detected_log"), "report_id").iloc[0]
+    event_id = lake.read("minority_event_log")["event_id"].iloc[0]
+
+    refused = [
+        ["edit", "report", "no-such-report", "--analyst", "AN-1", "--verdict", "anomaly"],
+        ["edit", "report", report["report_id"], "--analyst", "AN-99", "--verdict", "anomaly"],
+        ["edit", "report", report["report_id"], "--analyst", "AN-4", "--verdict", "anomaly"],  # inactive
+        ["edit", "report", report["report_id"], "--analyst", "AN-1", "--cause", "aliens"],
+        ["edit", "event", event_id, "--analyst", "AN-1", "--verdict", "maybe"],
+        ["edit", "event", event_id, "--analyst", "AN-1"],
+    ]
+    reasons = ["unknown report id", "unknown analyst 'AN-99'", "analyst 'AN-4' is not active",
+               "unknown cause 'aliens'", "unknown verdict 'maybe'", "nothing to record"]
+    for argv, reason in zip(refused, reasons):
+        assert main([*argv, "--data-dir", str(world_dir)]) == 2
+        assert reason in capsys.readouterr().err
+    assert lake.read("user_edits_log").empty and lake.read("user_minority_events_edits_log").empty
+
+    assert main(["edit", "report", report["report_id"], "--analyst", "AN-2", "--verdict", "expected",
+                 "--cause", "promotion", "--note", "planned", "--data-dir", str(world_dir)]) == 0
+    edits = lake.read("user_edits_log")
+    assert len(edits) == 1
+    row = edits.iloc[0]
+    assert (row["report_id"], row["sku"], row["analyst_id"], row["verdict"], row["cause_override"], row["note"]) == (
+        report["report_id"], report["sku"], "AN-2", "expected", "promotion", "planned")

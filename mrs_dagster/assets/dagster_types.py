@@ -15,13 +15,14 @@ with warnings.catch_warnings():  # beta in dagster-pandera; we pin it exactly (s
     _DAGSTER_TYPES: dict[str, DagsterType] = {name: pandera_schema_to_dagster_type(ds.schema) for name, ds in DATASETS.items()}
 
 
+def contract_metadata(name: str) -> dict:
+    """Definition metadata showing dataset `name`'s columns and idempotent key in the UI."""
+    return {
+        "dagster/column_schema": _DAGSTER_TYPES[name].metadata["schema"].schema,
+        "idempotent_key": ", ".join(DATASETS[name].key),
+    }
+
+
 def contract(name: str) -> dict:
     """Keyword arguments for an `@asset` or `AssetOut` producing dataset `name`."""
-    dagster_type = _DAGSTER_TYPES[name]
-    return {
-        "dagster_type": dagster_type,
-        "metadata": {
-            "dagster/column_schema": dagster_type.metadata["schema"].schema,
-            "idempotent_key": ", ".join(DATASETS[name].key),
-        },
-    }
+    return {"dagster_type": _DAGSTER_TYPES[name], "metadata": contract_metadata(name)}
