@@ -13,18 +13,20 @@ from mrs_dagster.stages.clustering import cluster_reports
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
-from mrs_dagster.stages.hydrate import event_causes, latest
+from mrs_dagster.stages.finalisation import machine_events
+from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.synthetic import WorldSpec, generate_world
 
 
 def scores(world, series, baseline, classifier, attribute: bool) -> str:
     reports = detect_minority_reports(series, baseline, classifier, "quality")
-    events = latest(cohort_reports(reports, store_watermarks(series), "quality").events, "event_id")
+    cohorting = cohort_reports(reports, store_watermarks(series), "quality")
+    events = latest(cohorting.events, "event_id")
     if attribute:
         clusters = cluster_reports(reports, world.stores, world.skus, "quality")
         attribution = attribute_reports(reports, clusters, world.stores, world.skus, world.campaigns,
                                         world.context_events, "quality")
-        events = events.merge(event_causes(reports, attribution, events), on="event_id", how="left")
+        events = machine_events(reports, clusters, attribution, cohorting, "quality")
     result = evaluate_events(events, world.truth).set_index("cause")
     line = f"recall {result.loc['overall', 'recall']:.3f} precision {result.loc['overall', 'precision']:.3f}"
     if attribute:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrs_dagster.contracts import DATASETS
+from mrs_dagster.contracts import DATASETS, conform
+from mrs_dagster.hydration import hydrate
 from mrs_dagster.lake import Lake, UnknownDatasetError, dataset
 from mrs_dagster.landing import read_reference, read_truth
 from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, RunConfigError, default_data_dir
@@ -19,7 +20,7 @@ from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.edits import EditRefused, edit_row
 from mrs_dagster.stages.evaluation import evaluate_events
-from mrs_dagster.stages.hydrate import event_causes, latest
+from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_world
@@ -85,11 +86,10 @@ def run_pipeline(data_dir: Path, run_id: str | None = None) -> tuple[bool, dict[
 
 
 def rows_appended(result) -> dict[str, int]:
-    """Rows each log appended in a Dagster run (the LakeIOManager's `rows_appended` metadata)."""
-    return {
-        event.materialization.asset_key.path[-1]: event.materialization.metadata["rows_appended"].value
-        for event in (e.event_specific_data for e in result.get_asset_materialization_events())
-    }
+    """Rows each log appended in a Dagster run (the LakeIOManager's `rows_appended` metadata;
+    hydrated views are replaced, not appended)."""
+    materializations = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    return {m.asset_key.path[-1]: m.metadata["rows_appended"].value for m in materializations if "rows_appended" in m.metadata}
 
 
 def cmd_run(args) -> None:
@@ -109,7 +109,8 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
     print(f"\nMRS run {run_id} over {data_dir} in {elapsed:.1f} s")
     print(f"  {'log':42s} {'rows':>10s} {'appended now':>13s}")
     for name in DATASETS:
-        print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,} {appended.get(name, 0):>13,}")
+        now = "replaced" if DATASETS[name].is_view else f"{appended.get(name, 0):,}"
+        print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,} {now:>13s}")
     events = latest(lake.read("minority_event_log", run_id=run_id), "event_id")
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
     top = events.sort_values("impact_estimate", ascending=False).head(5)
@@ -160,15 +161,24 @@ def cmd_evaluate(args) -> None:
         reports = detect_minority_reports(series, None, None, run_id)
         events = latest(cohort_reports(reports, store_watermarks(series), run_id).events, "event_id")
     else:
-        events = latest(lake.read("minority_event_log", run_id=run_id), "event_id")
-        attribution = lake.read("minority_reports_proposed_attribution_log", run_id=run_id)
-        if not attribution.empty:
-            reports = lake.read("minority_reports_detected_log", run_id=run_id)
-            events = events.merge(event_causes(reports, attribution, events), on="event_id", how="left")
+        _, events = hydrate(lake, run_id)
     scores = evaluate_events(events, truth)
-    which = "the degraded heuristic alone (recomputed, nothing written)" if args.detector == "heuristic" else "the logged events"
+    which = "the degraded heuristic alone (recomputed, nothing written)" if args.detector == "heuristic" else "the hydrated events"
     print(f"\nevent-level evaluation of {which} against truth/anomalies.csv (windows widened by 30 min):")
     print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="n/a"))
+
+
+def cmd_hydrate(args) -> None:
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise UsageError(f"--out must end in .csv or .parquet, not {out.name!r}")
+    data_dir = _data_dir(args)
+    run_id = MRSConfig(data_dir=str(data_dir), run_id=args.run_id).current_run_id()
+    reports, events = hydrate(Lake(data_dir / "lake"), run_id, args.as_of)
+    frame = conform(DATASETS[args.dataset], reports if args.dataset == "minority_reports" else events)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False) if out.suffix == ".csv" else frame.to_parquet(out, index=False)
+    print(f"wrote {len(frame):,} rows of {args.dataset} as of {args.as_of or 'now'} to {out}")
 
 
 _EDIT_TARGETS = {  # kind: (edits log, id column, the log whose latest rows are the editable ids)
@@ -238,6 +248,12 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--detector", choices=["logged", "heuristic"], default="logged",
                    help="score the logged events, or what the degraded heuristic alone finds on the same series")
     v.set_defaults(func=cmd_evaluate)
+    h = with_data_dir(sub.add_parser("hydrate", help="rebuild the current state (or the state as of a time)"))
+    h.add_argument("--as-of", type=_timestamp, help="the state as of this written_at (naive = UTC); default: now")
+    h.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    h.add_argument("--dataset", choices=["minority_reports", "minority_events"], default="minority_events")
+    h.add_argument("--run-id", help="hydrate this run_id (default: the current one)")
+    h.set_defaults(func=cmd_hydrate)
     ed = with_data_dir(sub.add_parser("edit", help="record an analyst's verdict, cause or note"))
     ed.add_argument("kind", choices=sorted(_EDIT_TARGETS))
     ed.add_argument("id", help="the report_id or event_id")

@@ -19,6 +19,8 @@ CAUSES = ("promotion", "weather", "local_event", "viral_demand", "data_error", "
 DIRECTIONS = ("spike", "drop")
 DETECTION_MODES = ("model", "degraded_heuristic")
 EVENT_STATUSES = ("active", "ended")
+SOURCES = ("detected", "clustered", "attribution", "cohort", "finalised", "ui")
+DEGRADED_REASONS = ("MRCL_down", "MRPAL_down", "MRCH_down", "MEEL_down", "EDITS_down", "EVENT_EDITS_down")
 # Analysts' verdicts, as anomaly tools' users give them (ThirdEye's feedback types).
 VERDICTS = ("anomaly", "expected", "not_anomaly", "new_trend", "no_feedback")
 CLUSTER_LABELS = ("sku_across_stores", "store_wide", "region_multi_store", "store_multi_sku", "isolated")
@@ -53,6 +55,7 @@ class Dataset:
     name: str
     schema: pa.DataFrameSchema
     key: tuple[str, ...]
+    is_view: bool = False  # a hydrated current-state view, replaced whole, not an append-only log
 
     @property
     def columns(self) -> list[str]:
@@ -67,9 +70,11 @@ class Dataset:
         return conform(self, pd.DataFrame({c: [] for c in self.columns}))
 
 
-def _dataset(name: str, description: str, columns: dict[str, pa.Column], key: tuple[str, ...]) -> Dataset:
+def _dataset(
+    name: str, description: str, columns: dict[str, pa.Column], key: tuple[str, ...], is_view: bool = False
+) -> Dataset:
     schema = pa.DataFrameSchema(columns, name=name, description=description, strict=True, coerce=True)
-    return Dataset(name, schema, key)
+    return Dataset(name, schema, key, is_view)
 
 
 _ARROW_TYPES = {
@@ -316,6 +321,91 @@ USER_MINORITY_EVENTS_EDITS_LOG = _dataset(
     key=("edit_id", "run_id"),
 )
 
+def _source() -> pa.Column:
+    return _one_of(SOURCES, nullable=True, description="which log gave this field group (NULL: none could)")
+
+
+_CONSOLIDATED_REPORT = {
+    **_REPORT_ROW,
+    "first_detected_from": _ts(),
+    "window_start": _ts(),
+    "window_end": _ts(),
+    "direction": _one_of(DIRECTIONS),
+    "observed_sales_total": _float(),
+    "baseline_sales_total": _float(),
+    "attributed_sales_total": _float(),
+    "severity_score": _float(checks=pa.Check.in_range(0, 1)),
+    "detection_mode": _one_of(DETECTION_MODES),
+    "source_used_detection": _source(),
+    "cluster_id": _str(nullable=True),
+    "cluster_label": _one_of(CLUSTER_LABELS, nullable=True),
+    "source_used_cluster": _source(),
+    "proposed_cause": _one_of(CAUSES, nullable=True, description="the machine's proposal"),
+    "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
+    "cause": _one_of(CAUSES, nullable=True, description="the analyst's override, else the proposal"),
+    "source_used_cause": _source(),
+    "event_id": _str(nullable=True),
+    "event_status": _one_of(EVENT_STATUSES, nullable=True),
+    "resolution_reason": _str(nullable=True),
+    "source_used_event": _source(),
+    "verdict": _one_of(VERDICTS, nullable=True),
+    "note": _str(nullable=True),
+    "analyst_id": _str(nullable=True),
+    "source_used_review": _source(),
+    "is_degraded": _bool(),
+    "report_status": _str(description="proposed | reviewed | finalisation_degraded_<first reason>"),
+    "degraded_reasons": _str(description="comma-separated codes (seed 001 §7), empty when not degraded"),
+    **_WRITTEN_AT,
+    "version": _int(),
+    **_RUN,
+}
+
+MINORITY_REPORTS_FINALISED_LOG = _dataset(
+    "minority_reports_finalised_log",
+    "MRFL: one consolidated row per report, field groups merged by an explicit precedence chain "
+    "with the source of each and the degradation behind it; a new row whenever that changes.",
+    _CONSOLIDATED_REPORT,
+    key=("report_id", "written_at", "version", "store_id", "sku", "report_status", "run_id"),
+)
+
+MINORITY_REPORTS = _dataset(
+    "minority_reports",
+    "Hydrated current state of every report (the consolidation of MRFL, recomputed from the logs, "
+    "optionally as of a written_at).",
+    _CONSOLIDATED_REPORT,
+    key=("report_id", "run_id"),
+    is_view=True,
+)
+
+MINORITY_EVENTS = _dataset(
+    "minority_events",
+    "Hydrated current state of every minority event: window, status, totals, cause, cluster, decision.",
+    {
+        "event_id": _str(),
+        **_EVENT_STATE,
+        "created_at": _ts(),
+        "finalized_at": _ts(nullable=True),
+        "resolution_reason": _str(nullable=True),
+        "report_count": _int(nullable=True),
+        "skus": _str(nullable=True),
+        "cluster_id": _str(nullable=True),
+        "proposed_cause": _one_of(CAUSES, nullable=True),
+        "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
+        "cause": _one_of(CAUSES, nullable=True),
+        "source_used_cause": _source(),
+        "verdict": _one_of(VERDICTS, nullable=True),
+        "note": _str(nullable=True),
+        "analyst_id": _str(nullable=True),
+        "source_used_review": _source(),
+        "is_degraded": _bool(),
+        "degraded_reasons": _str(),
+        **_WRITTEN_AT,
+        **_RUN,
+    },
+    key=("event_id", "run_id"),
+    is_view=True,
+)
+
 DEMO_RUN_CONFIG = _dataset(
     "demo_run_config",
     "The run_id stamped on every row, and the config file it came from.",
@@ -340,6 +430,9 @@ DATASETS: dict[str, Dataset] = {
         MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG,
         USER_EDITS_LOG,
         USER_MINORITY_EVENTS_EDITS_LOG,
+        MINORITY_REPORTS_FINALISED_LOG,
+        MINORITY_REPORTS,
+        MINORITY_EVENTS,
     )
 }
 

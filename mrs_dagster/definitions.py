@@ -15,7 +15,7 @@ from mrs_dagster.assets.detection import (
 )
 from mrs_dagster.assets.explain import minority_reports_clustered_log, minority_reports_proposed_attribution_log
 from mrs_dagster.assets.ingest import landing_sales, sales_timeseries_data, unified_sales_data
-from mrs_dagster.assets.review import EDITS_LOGS
+from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
 from mrs_dagster.resources import LakeIOManager, MRSConfig, default_data_dir
 
 MAIN_JOB = "mrs_all_assets"
@@ -32,6 +32,8 @@ ASSETS = [
     minority_reports_clustered_log,
     minority_reports_proposed_attribution_log,
     *EDITS_LOGS,
+    minority_reports_finalised_log,
+    hydrated_views,
 ]
 
 

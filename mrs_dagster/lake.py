@@ -7,6 +7,7 @@ dataset's idempotent key, so re-running over the same inputs appends nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -78,12 +79,31 @@ class Lake:
         table.append(pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False))
         return len(rows)
 
+    def _view_path(self, name: str) -> Path:
+        return self.lake_dir / "views" / self.namespace / f"{name}.parquet"
+
+    def replace_view(self, name: str, df: pd.DataFrame) -> int:
+        """Validate and replace a hydrated view whole (write aside, then an atomic rename)."""
+        rows = conform(dataset(name), df)
+        path = self._view_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(".parquet.partial")
+        rows.to_parquet(staged, index=False)
+        os.replace(staged, path)
+        return len(rows)
+
     def read(self, name: str, *, as_of: pd.Timestamp | str | None = None, run_id: str | None = None) -> pd.DataFrame:
         """The whole table, or its rows with `written_at <= as_of`, or those of one `run_id`.
 
-        A table never written reads as an empty frame with the contract's columns.
+        A table never written reads as an empty frame with the contract's columns. A hydrated view
+        is already the state as of its hydration: `as_of` does not apply to it.
         """
         ds = dataset(name)
+        if ds.is_view:
+            if as_of is not None:
+                raise ValueError(f"{name} is a hydrated view: hydrate it as of a time (mrs hydrate --as-of) instead")
+            frame = pd.read_parquet(self._view_path(name)) if self._view_path(name).is_file() else ds.empty()
+            return conform(ds, frame if run_id is None else frame[frame["run_id"] == run_id])
         if not self.exists(name):
             return ds.empty()
         row_filter: BooleanExpression = AlwaysTrue()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
-from mrs_dagster.lake import Lake
+from mrs_dagster.lake import Lake, dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "demo"
@@ -59,14 +59,19 @@ class MRSConfig(ConfigurableResource):
 
 
 class LakeIOManager(ConfigurableIOManager):
-    """Appends each asset's DataFrame to its lake table (dedup on the dataset's key) and loads a
-    table back as the rows of the current run_id (empty, with the contract's columns, if unwritten)."""
+    """Appends each asset's DataFrame to its lake table (dedup on the dataset's key), or replaces a
+    hydrated view, and loads a table back as the rows of the current run_id (empty, with the
+    contract's columns, if unwritten)."""
 
     mrs: MRSConfig
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         name = context.asset_key.path[-1]
-        appended = self.mrs.lake().append(name, obj)
+        lake = self.mrs.lake()
+        if dataset(name).is_view:
+            context.add_output_metadata({"rows": lake.replace_view(name, obj)})
+            return
+        appended = lake.append(name, obj)
         context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:

@@ -12,7 +12,8 @@ from mrs_dagster.stages.clustering import cluster_reports
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
-from mrs_dagster.stages.hydrate import event_causes, latest
+from mrs_dagster.stages.finalisation import machine_events
+from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.synthetic import WorldSpec, generate_world
 
 
@@ -27,11 +28,11 @@ def default_world():
 def test_model_detection_and_attribution_meet_the_targets(default_world):
     world, series, baseline, classifier = default_world
     reports = detect_minority_reports(series, baseline, classifier, "run")
-    events = latest(cohort_reports(reports, store_watermarks(series), "run").events, "event_id")
+    cohorting = cohort_reports(reports, store_watermarks(series), "run")
     clusters = cluster_reports(reports, world.stores, world.skus, "run")
     attribution = attribute_reports(reports, clusters, world.stores, world.skus, world.campaigns,
                                     world.context_events, "run")
-    events = events.merge(event_causes(reports, attribution, events), on="event_id", how="left")
+    events = machine_events(reports, clusters, attribution, cohorting, "run")
     result = evaluate_events(events, world.truth).set_index("cause")
     assert result.loc["overall", "recall"] >= 0.90
     assert result.loc["overall", "precision"] >= 0.80

@@ -11,9 +11,12 @@ Evidence first, then patterns, first match wins:
 - `viral_demand` (0.75): a spike of one SKU across stores (`sku_across_stores`) with nothing
   announced;
 - `unknown` (0.3): nothing explains it.
-A reference input that is missing (None) simply gives no evidence of its kind; when the cluster
-log is down the pattern rules cannot fire. `attribution_unavailable` is what the asset emits when
-attribution itself fails: `unknown` with a NULL confidence (seed 001 §5).
+When an input is down (a reference file None, or no clusters), its evidence is missing, so the
+causes that rest on the absence of evidence (`data_error`, `viral_demand`, `unknown`) cannot be
+asserted: those reports are `unknown` with a NULL confidence and the evidence says what is down;
+causes with positive evidence (a campaign, a context event, a collapse of sales) still stand.
+`attribution_unavailable` is what the asset emits when attribution itself fails: every report
+`unknown` with a NULL confidence (seed 001 §5).
 """
 
 from __future__ import annotations
@@ -75,17 +78,28 @@ def attribute_reports(
     ]
     conditions = [cond.fillna(False).to_numpy(dtype=bool) for _, _, cond, _ in rules]
     cause = np.select(conditions, [c for c, _, _, _ in rules], "unknown")
+    confidence = np.select(conditions, [conf for _, conf, _, _ in rules], 0.3)
+    evidence = np.select(conditions, [why for _, _, _, why in rules], "nothing explains it")
+    inputs = {"campaigns": campaigns, "context_events": context_events, "stores": stores, "skus": skus,
+              "clusters": clustered if clustered is not None and not clustered.empty else None}
+    down = [name for name, frame in inputs.items() if frame is None]
+    if down:
+        # A cause resting on the absence of other evidence cannot be asserted blind (seed 001 §5).
+        blind = np.isin(cause, ["data_error", "viral_demand", "unknown"])
+        cause = np.where(blind, "unknown", cause)
+        confidence = np.where(blind, np.nan, confidence)
+        evidence = np.where(blind, f"{', '.join(down)} down: other causes cannot be ruled out", evidence)
     return pd.DataFrame(
         {
             "report_id": r["report_id"],
             "store_id": r["store_id"],
             "sku": r["sku"],
             "proposed_cause": cause,
-            "confidence_score": np.select(conditions, [conf for _, conf, _, _ in rules], 0.3),
+            "confidence_score": confidence,
             "campaign_id": campaign_id.where(cause == "promotion"),
             "context_event_id": weather_id.where(cause == "weather", local_id.where(cause == "local_event")),
             "cluster_id": r["cluster_id"],
-            "evidence": np.select(conditions, [why for _, _, _, why in rules], "nothing explains it"),
+            "evidence": evidence,
             "written_at": r["written_at"],
             "version": r["version"],
             "run_id": run_id,

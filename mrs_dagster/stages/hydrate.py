@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -23,14 +24,55 @@ def report_events(reports: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
     return joined.loc[inside.to_numpy()].set_index("_row")["event_id"].reindex(reports.index)
 
 
-def event_causes(reports: pd.DataFrame, attribution: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Per event, the cause with the most money at stake behind it (|attributed sales| x
-    confidence over its reports) and that cause's highest confidence."""
-    r = latest(reports, "report_id")
-    r = r.assign(event_id=report_events(r, events).to_numpy())
-    a = latest(attribution, "report_id")[["report_id", "proposed_cause", "confidence_score"]]
-    r = r.merge(a, on="report_id", how="inner")
-    r["weight"] = r["attributed_sales_total"].abs() * r["confidence_score"].fillna(0.0) + 1e-9
-    by_cause = r.groupby(["event_id", "proposed_cause"]).agg(weight=("weight", "sum"), confidence=("confidence_score", "max"))
-    best = by_cause.sort_values("weight").groupby(level="event_id").tail(1).reset_index()
-    return best.rename(columns={"confidence": "confidence_score"})[["event_id", "proposed_cause", "confidence_score"]]
+def hydrate_events(reports: pd.DataFrame, cohorted: pd.DataFrame, event_edits: pd.DataFrame | None,
+                   run_id: str) -> pd.DataFrame:
+    """minority_events: one row per event from its latest MRCH state and its consolidated reports.
+
+    The machine's `proposed_cause` is the cause with the most money at stake behind it
+    (|attributed sales| x confidence over the event's reports); `cause` is the analyst's event
+    override if any, else that proposal. The cluster is the one most of the event's reports share.
+    An analyst's decision (verdict, note) comes from the event's own edits."""
+    events = latest(cohorted, "report_id").rename(columns={"report_id": "event_id"}).set_index("event_id")
+    r = reports.dropna(subset=["event_id"])
+    weighted = r.assign(weight=r["attributed_sales_total"].abs() * r["confidence_score"].astype(float).fillna(0.0) + 1e-9)
+    proposal = (
+        weighted.dropna(subset=["proposed_cause"])
+        .groupby(["event_id", "proposed_cause"])
+        .agg(weight=("weight", "sum"), confidence_score=("confidence_score", "max"))
+        .sort_values("weight")
+        .groupby(level="event_id")
+        .tail(1)
+        .reset_index(level="proposed_cause")
+    )
+    per_event = r.groupby("event_id").agg(
+        report_count=("report_id", "nunique"),
+        skus=("sku", lambda s: ",".join(sorted(set(s)))),
+        cluster_id=("cluster_id", lambda s: s.mode().iat[0] if s.notna().any() else None),
+        resolution_reason=("resolution_reason", "first"),
+        is_degraded=("is_degraded", "any"),
+        degraded_reasons=("degraded_reasons", lambda s: ",".join(sorted({c for v in s for c in v.split(",") if c}))),
+    )
+    events["created_at"] = events["first_detected_from"]
+    events["finalized_at"] = events["written_at"].where(events["event_status"].eq("ended"))
+    out = events.join(per_event).join(proposal[["proposed_cause", "confidence_score"]])
+    decision = _latest_edit(event_edits)
+    out = out.join(decision)
+    out["cause"] = out["cause_override"].where(out["cause_override"].notna(), out["proposed_cause"])
+    out["source_used_cause"] = np.select(
+        [out["cause_override"].notna(), out["proposed_cause"].notna()], ["ui", "attribution"], None
+    )
+    out["source_used_review"] = np.where(out["edited_at"].notna(), "ui", None)
+    out["written_at"] = pd.concat([out["written_at"], out["edited_at"]], axis=1).max(axis=1)
+    out["is_degraded"] = out["is_degraded"].fillna(False).astype(bool)
+    out["degraded_reasons"] = out["degraded_reasons"].fillna("")
+    return out.reset_index().drop(columns=["cause_override", "edited_at", "run_id", "version"]).assign(run_id=run_id)
+
+
+def _latest_edit(event_edits: pd.DataFrame | None) -> pd.DataFrame:
+    """Per event, each edit field's latest non-NULL value and when it was last edited."""
+    fields = ["verdict", "cause_override", "note", "analyst_id"]
+    if event_edits is None or event_edits.empty:
+        empty = {f: pd.Series(dtype=object) for f in fields} | {"edited_at": pd.Series(dtype="datetime64[ns, UTC]")}
+        return pd.DataFrame(empty).rename_axis("event_id")
+    ordered = event_edits.sort_values("written_at", kind="stable").rename(columns={"written_at": "edited_at"})
+    return ordered.groupby("event_id")[[*fields, "edited_at"]].last()

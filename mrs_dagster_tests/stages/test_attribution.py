@@ -26,8 +26,13 @@ def report(store, sku, direction="spike", observed=30.0, baseline=10.0, tick="10
 
 
 def attribute(reports, clustered=None, **reference):
+    """Attribute `reports`; without `clustered`, each report is its own isolated cluster."""
     refs = {"stores": STORES, "skus": SKUS, "campaigns": CAMPAIGNS, "context_events": CONTEXT, **reference}
-    out = attribute_reports(pd.DataFrame(reports), clustered, refs["stores"], refs["skus"], refs["campaigns"],
+    frame = pd.DataFrame(reports)
+    if clustered is None:
+        clustered = frame[["report_id", "written_at", "version"]].assign(cluster_id=frame["report_id"],
+                                                                          cluster_label="isolated")
+    out = attribute_reports(frame, clustered, refs["stores"], refs["skus"], refs["campaigns"],
                             refs["context_events"], "run")
     return conform(MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG, out).set_index("report_id")
 
@@ -42,7 +47,8 @@ def test_a_spike_inside_a_campaign_scope_is_a_promotion_with_its_campaign():
 
 
 def test_outside_the_campaign_window_there_is_no_promotion():
-    assert attribute([report("1", "A", tick="13:00")]).loc["1-A-spike", "proposed_cause"] == "unknown"
+    out = attribute([report("1", "A", tick="13:00")])
+    assert out.loc["1-A-spike", "proposed_cause"] == "unknown" and out.loc["1-A-spike", "confidence_score"] == 0.3
 
 
 def test_a_collapse_of_sales_is_a_stockout_and_a_mild_drop_is_not():
@@ -65,11 +71,21 @@ def test_patterns_from_clusters(label, ratio, cause):
     assert out.loc[r["report_id"], "cluster_id"] == "c1"
 
 
-def test_missing_reference_inputs_only_remove_their_evidence():
+def test_with_an_input_down_unexplained_reports_are_unknown_with_null_confidence():
+    out = attribute([report("1", "A"), report("2", "A"), report("1", "B", "drop", observed=1.0, baseline=40.0)],
+                    campaigns=None)
+    assert out.loc["2-A-spike", "proposed_cause"] == "weather"  # positive evidence still stands
+    assert out.loc["2-A-spike", "confidence_score"] == 0.8
+    assert out.loc["1-B-drop", "proposed_cause"] == "stockout"
+    blind = out.loc["1-A-spike"]  # a promotion we cannot see any more
+    assert blind["proposed_cause"] == "unknown" and pd.isna(blind["confidence_score"])
+    assert blind["evidence"] == "campaigns down: other causes cannot be ruled out"
+
+
+def test_with_every_input_down_attribution_still_emits_a_row_per_report():
     out = attribute([report("1", "A"), report("2", "A")], campaigns=None, context_events=None, stores=None, skus=None)
-    assert set(out["proposed_cause"]) == {"unknown"}
+    assert set(out["proposed_cause"]) == {"unknown"} and out["confidence_score"].isna().all()
     assert out["campaign_id"].isna().all() and out["context_event_id"].isna().all()
-    assert out["confidence_score"].notna().all()
 
 
 def test_failed_attribution_is_unknown_with_null_confidence():

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from mrs_dagster.stages.hydrate import event_causes, latest, report_events
+from mrs_dagster.stages.hydrate import hydrate_events, latest, report_events
 
 
 def t(hhmm: str) -> pd.Timestamp:
@@ -26,15 +26,26 @@ def test_each_report_belongs_to_the_event_whose_window_holds_its_first_tick():
     assert list(membership[:3]) == ["e1", "e2", "e3"] and pd.isna(membership[3])
 
 
-def test_event_cause_follows_the_money_at_stake():
+def test_event_cause_follows_the_money_at_stake_and_an_event_edit_overrides_it():
     reports = pd.DataFrame(
-        {"report_id": ["r1", "r2", "r3"], "store_id": "1", "first_detected_from": [t("10:00"), t("10:10"), t("10:20")],
-         "attributed_sales_total": [50.0, 40.0, 300.0], "written_at": [t("10:00"), t("10:10"), t("10:20")]}
+        {"report_id": ["r1", "r2", "r3"], "sku": ["A", "B", "C"], "event_id": "e1",
+         "attributed_sales_total": [50.0, 40.0, 300.0], "proposed_cause": ["viral_demand", "viral_demand", "promotion"],
+         "confidence_score": [0.75, 0.75, 0.9], "cluster_id": ["c1", "c1", "c2"], "resolution_reason": None,
+         "is_degraded": False, "degraded_reasons": ""}
     )
-    attribution = pd.DataFrame(
-        {"report_id": ["r1", "r2", "r3"], "proposed_cause": ["viral_demand", "viral_demand", "promotion"],
-         "confidence_score": [0.75, 0.75, 0.9], "written_at": [t("10:00"), t("10:10"), t("10:20")]}
+    cohorted = pd.DataFrame(
+        {"report_id": ["e1"], "store_id": "1", "first_detected_from": [t("10:00")], "window_start": [t("10:00")],
+         "window_end": [t("10:20")], "severity_score": 0.5, "impact_estimate": 390.0, "baseline_sales_total": 10.0,
+         "attributed_sales_total": 390.0, "event_status": "active", "written_at": [t("10:20")], "version": 1,
+         "run_id": "run"}
     )
-    causes = event_causes(reports, attribution, EVENTS).set_index("event_id")
-    assert causes.loc["e1", "proposed_cause"] == "promotion"
-    assert causes.loc["e1", "confidence_score"] == 0.9
+    machine = hydrate_events(reports, cohorted, None, "run").set_index("event_id")
+    assert machine.loc["e1", "proposed_cause"] == machine.loc["e1", "cause"] == "promotion"
+    assert machine.loc["e1", "confidence_score"] == 0.9
+    assert machine.loc["e1", "cluster_id"] == "c1" and machine.loc["e1", "report_count"] == 3
+    assert machine.loc["e1", "source_used_cause"] == "attribution"
+    edit = pd.DataFrame({"event_id": ["e1"], "verdict": ["anomaly"], "cause_override": ["viral_demand"], "note": [None],
+                         "analyst_id": ["AN-1"], "written_at": [t("18:00")]})
+    reviewed = hydrate_events(reports, cohorted, edit, "run").set_index("event_id").loc["e1"]
+    assert (reviewed["proposed_cause"], reviewed["cause"], reviewed["source_used_cause"]) == ("promotion", "viral_demand", "ui")
+    assert reviewed["verdict"] == "anomaly" and reviewed["written_at"] == t("18:00")
