@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.stages.reference import with_region_and_category
 from mrs_dagster.stages.timestamps import TICK
 
 
@@ -49,11 +50,7 @@ def attribute_reports(
     params: AttributionParams = AttributionParams(),
 ) -> pd.DataFrame:
     """One MRPAL row per MRDL row."""
-    r = detected.reset_index(drop=True)
-    r = r.assign(
-        region=r["store_id"].map(stores.set_index("store_id")["region"]) if stores is not None else None,
-        category=r["sku"].map(skus.set_index("sku")["category"]) if skus is not None else None,
-    )
+    r = with_region_and_category(detected.reset_index(drop=True), stores, skus)
     if clustered is not None and not clustered.empty:
         r = r.merge(clustered[[*_KEY, "cluster_id", "cluster_label"]], on=_KEY, how="left")
     else:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.stages.identity import stable_id
+from mrs_dagster.stages.reference import with_region_and_category
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,9 @@ def cluster_reports(
     params: ClusteringParams = ClusteringParams(),
 ) -> pd.DataFrame:
     """One MRCL row per MRDL row: the report's cluster as known at that tick."""
-    r = detected[["report_id", "store_id", "sku", "written_at", "version"]].reset_index(drop=True)
-    r["region"] = r["store_id"].map(stores.set_index("store_id")["region"]) if stores is not None else None
-    r["category"] = r["sku"].map(skus.set_index("sku")["category"]) if skus is not None else None
+    r = with_region_and_category(
+        detected[["report_id", "store_id", "sku", "written_at", "version"]].reset_index(drop=True), stores, skus
+    )
 
     sku_session, sku_start = _sessions(r, "sku", params.gap)
     store_session, store_start = _sessions(r, "store_id", params.gap)
