@@ -111,15 +111,14 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
     for name in DATASETS:
         now = "replaced" if DATASETS[name].is_view else f"{appended.get(name, 0):,}"
         print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,} {now:>13s}")
-    events = latest(lake.read("minority_event_log", run_id=run_id), "event_id")
+    events = lake.read("minority_events", run_id=run_id)
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
     top = events.sort_values("impact_estimate", ascending=False).head(5)
     if not top.empty:
-        print("top events by impact:")
-        print(
-            top[["event_id", "store_id", "window_start", "window_end", "severity_score", "impact_estimate", "event_status"]]
-            .to_string(index=False)
-        )
+        print("top events by impact (money at stake):")
+        columns = ["event_id", "store_id", "window_start", "window_end", "cause", "confidence_score",
+                   "impact_estimate", "event_status"]
+        print(top[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     print(f"outputs: lake {lake.lake_dir}; Dagster home {os.environ.get('DAGSTER_HOME')} (browse with `make ui`)")
 
 
