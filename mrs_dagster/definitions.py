@@ -14,7 +14,7 @@ from mrs_dagster.assets.detection import (
     minority_reports_detected_log,
 )
 from mrs_dagster.assets.explain import minority_reports_clustered_log, minority_reports_proposed_attribution_log
-from mrs_dagster.assets.ingest import landing_sales, sales_timeseries_data, unified_sales_data
+from mrs_dagster.assets.ingest import landing_sales, reference_data, sales_timeseries_data, unified_sales_data
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
 from mrs_dagster.resources import LakeIOManager, MRSConfig, default_data_dir
 
@@ -22,6 +22,7 @@ MAIN_JOB = "mrs_all_assets"
 
 ASSETS = [
     landing_sales,
+    reference_data,
     demo_run_config,
     unified_sales_data,
     sales_timeseries_data,

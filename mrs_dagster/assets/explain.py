@@ -2,6 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, asset
 
 from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.assets.ingest import reference_data
 from mrs_dagster.landing import read_reference
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
@@ -21,7 +22,7 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, name: str) -> pd.
     return frame
 
 
-@asset(group_name="explain", **contract("minority_reports_clustered_log"))
+@asset(group_name="explain", deps=[reference_data], **contract("minority_reports_clustered_log"))
 def minority_reports_clustered_log(
     context: AssetExecutionContext, mrs: MRSConfig, minority_reports_detected_log: pd.DataFrame
 ) -> pd.DataFrame:
@@ -42,7 +43,7 @@ def minority_reports_clustered_log(
     return clusters
 
 
-@asset(group_name="explain", **contract("minority_reports_proposed_attribution_log"))
+@asset(group_name="explain", deps=[reference_data], **contract("minority_reports_proposed_attribution_log"))
 def minority_reports_proposed_attribution_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,

@@ -7,6 +7,13 @@ from mrs_dagster.landing import read_deliveries
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
 
+reference_data = AssetSpec(
+    "reference_data",
+    group_name="landing",
+    description="Reference files in <data dir>/reference/: stores, skus, campaigns, context_events, analysts. "
+    "Optional: a missing or broken file degrades what uses it, never stops the pipeline.",
+)
+
 landing_sales = AssetSpec(
     "landing_sales",
     group_name="landing",
