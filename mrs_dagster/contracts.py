@@ -325,6 +325,19 @@ def _source() -> pa.Column:
     return _one_of(SOURCES, nullable=True, description="which log gave this field group (NULL: none could)")
 
 
+_CAUSE_GROUP = {
+    "proposed_cause": _one_of(CAUSES, nullable=True, description="the machine's proposal"),
+    "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
+    "cause": _one_of(CAUSES, nullable=True, description="the analyst's override, else the proposal"),
+    "source_used_cause": _source(),
+}
+_REVIEW_GROUP = {
+    "verdict": _one_of(VERDICTS, nullable=True),
+    "note": _str(nullable=True),
+    "analyst_id": _str(nullable=True),
+    "source_used_review": _source(),
+}
+
 _CONSOLIDATED_REPORT = {
     **_REPORT_ROW,
     "first_detected_from": _ts(),
@@ -340,18 +353,12 @@ _CONSOLIDATED_REPORT = {
     "cluster_id": _str(nullable=True),
     "cluster_label": _one_of(CLUSTER_LABELS, nullable=True),
     "source_used_cluster": _source(),
-    "proposed_cause": _one_of(CAUSES, nullable=True, description="the machine's proposal"),
-    "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
-    "cause": _one_of(CAUSES, nullable=True, description="the analyst's override, else the proposal"),
-    "source_used_cause": _source(),
+    **_CAUSE_GROUP,
     "event_id": _str(nullable=True),
     "event_status": _one_of(EVENT_STATUSES, nullable=True),
     "resolution_reason": _str(nullable=True),
     "source_used_event": _source(),
-    "verdict": _one_of(VERDICTS, nullable=True),
-    "note": _str(nullable=True),
-    "analyst_id": _str(nullable=True),
-    "source_used_review": _source(),
+    **_REVIEW_GROUP,
     "is_degraded": _bool(),
     "report_status": _str(description="proposed | reviewed | finalisation_degraded_<first reason>"),
     "degraded_reasons": _str(description="comma-separated codes (seed 001 §7), empty when not degraded"),
@@ -389,14 +396,8 @@ MINORITY_EVENTS = _dataset(
         "report_count": _int(nullable=True),
         "skus": _str(nullable=True),
         "cluster_id": _str(nullable=True),
-        "proposed_cause": _one_of(CAUSES, nullable=True),
-        "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
-        "cause": _one_of(CAUSES, nullable=True),
-        "source_used_cause": _source(),
-        "verdict": _one_of(VERDICTS, nullable=True),
-        "note": _str(nullable=True),
-        "analyst_id": _str(nullable=True),
-        "source_used_review": _source(),
+        **_CAUSE_GROUP,
+        **_REVIEW_GROUP,
         "is_degraded": _bool(),
         "degraded_reasons": _str(),
         **_WRITTEN_AT,
