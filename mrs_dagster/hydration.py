@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mrs_dagster.lake import Lake
+from mrs_dagster.contracts import MINORITY_REPORTS_COHORTED_LOG
+from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.stages.finalisation import ReportLogs, finalise_reports
 from mrs_dagster.stages.hydrate import hydrate_events
 
@@ -34,7 +35,7 @@ def read_report_logs(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None =
         logs[field] = None if frame is None or (frame.empty and not detected.empty) else frame
     logs["ended"] = _read(lake, "minority_events_ended_log", run_id, as_of)
     for field, name in _EDITS_LOGS.items():
-        logs[field] = _read(lake, name, run_id, as_of) if lake.exists(name) else lake.read(name)
+        logs[field] = _read(lake, name, run_id, as_of) if lake.exists(name) else dataset(name).empty()
     return ReportLogs(detected=detected, **logs)
 
 
@@ -42,5 +43,5 @@ def hydrate(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None = None) ->
     """(minority_reports, minority_events) as of `as_of` (default: now)."""
     logs = read_report_logs(lake, run_id, as_of)
     reports = finalise_reports(logs, run_id)
-    cohorted = logs.cohorted if logs.cohorted is not None else lake.read("minority_reports_cohorted_log").iloc[:0]
+    cohorted = logs.cohorted if logs.cohorted is not None else MINORITY_REPORTS_COHORTED_LOG.empty()
     return reports, hydrate_events(reports, cohorted, logs.event_edits, run_id)

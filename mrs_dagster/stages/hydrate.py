@@ -7,7 +7,7 @@ import pandas as pd
 
 
 def latest(log: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The latest row by `written_at` per `key` (ties: the last appended)."""
+    """The latest row by `written_at` per `key` (a tie keeps the later row of `log`)."""
     return log.sort_values("written_at", kind="stable").drop_duplicates(key, keep="last")
 
 
