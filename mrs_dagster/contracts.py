@@ -258,6 +258,9 @@ MINORITY_EVENTS_ENDED_LOG = _dataset(
     key=("event_id", "written_at", "version", "store_id", "run_id"),
 )
 
+# The columns that place a row of a per-report log at one tick of one MRDL report.
+REPORT_TICK_COLUMNS = ["report_id", "store_id", "sku", "written_at", "version"]
+
 _REPORT_ROW = {
     "report_id": _str(description="the MRDL report"),
     "store_id": _str(),

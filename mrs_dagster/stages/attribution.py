@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.contracts import REPORT_TICK_COLUMNS
 from mrs_dagster.stages.reference import with_region_and_category
 from mrs_dagster.stages.timestamps import TICK
 
@@ -106,7 +107,7 @@ def attribute_reports(
 
 def attribution_unavailable(detected: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """What attribution emits when it fails: every report `unknown`, confidence NULL."""
-    return detected[["report_id", "store_id", "sku", "written_at", "version"]].assign(
+    return detected[REPORT_TICK_COLUMNS].assign(
         proposed_cause="unknown", confidence_score=np.nan, campaign_id=None, context_event_id=None,
         cluster_id=None, evidence="attribution unavailable", run_id=run_id,
     )

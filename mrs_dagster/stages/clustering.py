@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.contracts import REPORT_TICK_COLUMNS
 from mrs_dagster.stages.identity import stable_id
 from mrs_dagster.stages.reference import with_region_and_category
 
@@ -45,7 +46,7 @@ def cluster_reports(
 ) -> pd.DataFrame:
     """One MRCL row per MRDL row: the report's cluster as known at that tick."""
     r = with_region_and_category(
-        detected[["report_id", "store_id", "sku", "written_at", "version"]].reset_index(drop=True), stores, skus
+        detected[REPORT_TICK_COLUMNS].reset_index(drop=True), stores, skus
     )
 
     sku_session, sku_start = _sessions(r, "sku", params.gap)
@@ -83,14 +84,14 @@ def cluster_reports(
     cluster_id = [
         stable_id(anchors[lab][0], anchors[lab][1].iat[i], anchors[lab][2].iat[i]) for i, lab in enumerate(label)
     ]
-    return r[["report_id", "store_id", "sku", "written_at", "version"]].assign(
+    return r[REPORT_TICK_COLUMNS].assign(
         cluster_id=cluster_id, cluster_label=label, cluster_size=size.astype("int64"), run_id=run_id
     )
 
 
 def unclustered(detected: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """The rows clustering emits when it fails: every report, cluster columns NULL (seed 001 §5)."""
-    return detected[["report_id", "store_id", "sku", "written_at", "version"]].assign(
+    return detected[REPORT_TICK_COLUMNS].assign(
         cluster_id=None, cluster_label=None, cluster_size=pd.array([pd.NA] * len(detected), dtype="Int64"),
         run_id=run_id,
     )
