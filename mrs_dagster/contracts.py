@@ -20,7 +20,12 @@ DIRECTIONS = ("spike", "drop")
 DETECTION_MODES = ("model", "degraded_heuristic")
 EVENT_STATUSES = ("active", "ended")
 SOURCES = ("detected", "clustered", "attribution", "cohort", "finalised", "ui")
-DEGRADED_REASONS = ("MRCL_down", "MRPAL_down", "MRCH_down", "MEEL_down", "EDITS_down", "EVENT_EDITS_down")
+# A corrected resend (seed 001 §12): a report no longer anomalous on the corrected data is
+# superseded, one that still is but whose rows changed is revised, one that only the corrected data
+# shows is new after the correction.
+CORRECTION_STATUSES = ("superseded", "revised", "new_after_correction")
+RESOLUTION_DATA_CORRECTION = "data correction"
+DEGRADED_REASONS = ("MRCL_down", "MRPAL_down", "MRCH_down", "MEEL_down", "EDITS_down", "EVENT_EDITS_down", "SUPERSEDED")
 # Analysts' verdicts, as anomaly tools' users give them (ThirdEye's feedback types).
 VERDICTS = ("anomaly", "expected", "not_anomaly", "new_trend", "no_feedback")
 CLUSTER_LABELS = ("sku_across_stores", "store_wide", "region_multi_store", "store_multi_sku", "isolated")
@@ -88,6 +93,10 @@ _ARROW_TYPES = {
 
 _RUN = {"run_id": _str(description="demo_run_config.run_id of the run that wrote the row")}
 _WRITTEN_AT = {"written_at": _ts(description="the tick at which the row became true (never the wall clock)")}
+_DATA_VERSION = {
+    "version": _int(description="the store's data version at written_at: the highest feed_version of its sales "
+                    "up to then (a row is superseded once the data behind it is corrected)")
+}
 
 UNIFIED_SALES_DATA = _dataset(
     "unified_sales_data",
@@ -121,6 +130,22 @@ UNIFIED_SALES_DATA_ERRORS = _dataset(
     key=("source_file", "source_line", "run_id"),
 )
 
+SALES_FEED_VERSIONS = _dataset(
+    "sales_feed_versions",
+    "Per store and feed_version of the current series, the ticks its rows cover: a resend with a "
+    "higher feed_version supersedes every row computed from the store's data from its first tick on "
+    "(seed 001 §12).",
+    {
+        "store_id": _str(),
+        "version": _int(checks=pa.Check.ge(1)),
+        "effective_from": _ts(),
+        "effective_to": _ts(),
+        **_RUN,
+    },
+    key=("store_id", "version", "run_id"),
+    is_view=True,
+)
+
 SALES_TIMESERIES_DATA = _dataset(
     "sales_timeseries_data",
     "The sales series per store x SKU x tick, one row per feed_version; "
@@ -150,9 +175,10 @@ BASELINE_SALES_MODEL_PREDICTION_LOG = _dataset(
         "expected_sales_value": _float(nullable=True),
         "model_version": _str(),
         **_WRITTEN_AT,
+        **_DATA_VERSION,
         **_RUN,
     },
-    key=("store_id", "sku", "ts", "model_version", "run_id"),
+    key=("store_id", "sku", "ts", "model_version", "version", "run_id"),
 )
 
 ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
@@ -169,9 +195,10 @@ ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
         "severity_score": _float(checks=pa.Check.in_range(0, 1)),
         "model_version": _str(),
         **_WRITTEN_AT,
+        **_DATA_VERSION,
         **_RUN,
     },
-    key=("store_id", "sku", "ts", "model_version", "run_id"),
+    key=("store_id", "sku", "ts", "model_version", "version", "run_id"),
 )
 
 MINORITY_REPORTS_DETECTED_LOG = _dataset(
@@ -195,7 +222,7 @@ MINORITY_REPORTS_DETECTED_LOG = _dataset(
         "is_degraded": _bool(),
         "model_version": _str(),
         **_WRITTEN_AT,
-        "version": _int(description="highest feed_version of the sales rows behind the report"),
+        **_DATA_VERSION,
         **_RUN,
     },
     key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
@@ -220,7 +247,7 @@ MINORITY_REPORTS_COHORTED_LOG = _dataset(
         "report_id": _str(description="hash(store_id || first_detected_from)"),
         **_EVENT_STATE,
         **_WRITTEN_AT,
-        "version": _int(),
+        **_DATA_VERSION,
         **_RUN,
     },
     key=("report_id", "written_at", "version", "store_id", "run_id"),
@@ -235,7 +262,7 @@ MINORITY_EVENT_LOG = _dataset(
         "created_at": _ts(),
         "finalized_at": _ts(nullable=True),
         **_WRITTEN_AT,
-        "version": _int(),
+        **_DATA_VERSION,
         **_RUN,
     },
     key=("event_id", "written_at", "version", "store_id", "run_id"),
@@ -252,7 +279,7 @@ MINORITY_EVENTS_ENDED_LOG = _dataset(
         "finalized_at": _ts(),
         "resolution_reason": _str(),
         **_WRITTEN_AT,
-        "version": _int(),
+        **_DATA_VERSION,
         **_RUN,
     },
     key=("event_id", "written_at", "version", "store_id", "run_id"),
@@ -276,7 +303,7 @@ MINORITY_REPORTS_CLUSTERED_LOG = _dataset(
         "cluster_label": _one_of(CLUSTER_LABELS, nullable=True),
         "cluster_size": _int(nullable=True, description="stores (sku_across_stores, region_multi_store) or SKUs"),
         **_WRITTEN_AT,
-        "version": _int(),
+        **_DATA_VERSION,
         **_RUN,
     },
     key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
@@ -295,7 +322,7 @@ MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG = _dataset(
         "cluster_id": _str(nullable=True),
         "evidence": _str(description="why: the rule that matched"),
         **_WRITTEN_AT,
-        "version": _int(),
+        **_DATA_VERSION,
         **_RUN,
     },
     key=("report_id", "written_at", "version", "store_id", "sku", "run_id"),
@@ -363,10 +390,12 @@ _CONSOLIDATED_REPORT = {
     "source_used_event": _source(),
     **_REVIEW_GROUP,
     "is_degraded": _bool(),
-    "report_status": _str(description="proposed | reviewed | finalisation_degraded_<first reason>"),
+    "report_status": _str(description="proposed | reviewed | superseded | finalisation_degraded_<first reason>"),
     "degraded_reasons": _str(description="comma-separated codes (seed 001 §7), empty when not degraded"),
+    "correction_status": _one_of(CORRECTION_STATUSES, nullable=True,
+                                 description="what a corrected resend did to the report; NULL: untouched"),
     **_WRITTEN_AT,
-    "version": _int(),
+    **_DATA_VERSION,
     **_RUN,
 }
 
@@ -424,6 +453,7 @@ DATASETS: dict[str, Dataset] = {
         UNIFIED_SALES_DATA,
         UNIFIED_SALES_DATA_ERRORS,
         SALES_TIMESERIES_DATA,
+        SALES_FEED_VERSIONS,
         BASELINE_SALES_MODEL_PREDICTION_LOG,
         ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG,
         MINORITY_REPORTS_DETECTED_LOG,

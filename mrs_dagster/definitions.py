@@ -14,9 +14,15 @@ from mrs_dagster.assets.detection import (
     minority_reports_detected_log,
 )
 from mrs_dagster.assets.explain import minority_reports_clustered_log, minority_reports_proposed_attribution_log
-from mrs_dagster.assets.ingest import landing_sales, reference_data, sales_timeseries_data, unified_sales_data
+from mrs_dagster.assets.ingest import (
+    landing_sales,
+    reference_data,
+    sales_feed_versions,
+    sales_timeseries_data,
+    unified_sales_data,
+)
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
-from mrs_dagster.resources import LakeIOManager, MRSConfig, default_data_dir
+from mrs_dagster.resources import LakeIOManager, MRSConfig, ReplayScope, default_data_dir
 
 MAIN_JOB = "mrs_all_assets"
 
@@ -26,6 +32,7 @@ ASSETS = [
     demo_run_config,
     unified_sales_data,
     sales_timeseries_data,
+    sales_feed_versions,
     baseline_sales_model_prediction_log,
     anomaly_classifier_model_prediction_log,
     minority_reports_detected_log,
@@ -40,7 +47,7 @@ ASSETS = [
 
 def build_resources(data_dir: Path | str | None = None, run_id: str | None = None) -> dict:
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
-    return {"mrs": mrs, "io_manager": LakeIOManager(mrs=mrs)}
+    return {"mrs": mrs, "io_manager": LakeIOManager(mrs=mrs), "scope": ReplayScope()}
 
 
 def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:

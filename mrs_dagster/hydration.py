@@ -36,12 +36,13 @@ def read_report_logs(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None =
     logs["ended"] = _read(lake, "minority_events_ended_log", run_id, as_of)
     for field, name in _EDITS_LOGS.items():
         logs[field] = _read(lake, name, run_id, as_of) if lake.exists(name) else dataset(name).empty()
-    return ReportLogs(detected=detected, **logs)
+    return ReportLogs(detected=detected, **logs, versions=lake.read("sales_feed_versions", run_id=run_id))
 
 
 def hydrate(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(minority_reports, minority_events) as of `as_of` (default: now)."""
     logs = read_report_logs(lake, run_id, as_of)
     reports = finalise_reports(logs, run_id)
-    cohorted = logs.cohorted if logs.cohorted is not None else MINORITY_REPORTS_COHORTED_LOG.empty()
+    current = logs.current()
+    cohorted = current.cohorted if current.cohorted is not None else MINORITY_REPORTS_COHORTED_LOG.empty()
     return reports, hydrate_events(reports, cohorted, logs.event_edits, run_id)

@@ -10,6 +10,8 @@ import pandas as pd
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
 from mrs_dagster.lake import Lake, dataset
+from mrs_dagster.stages.timestamps import as_utc
+from mrs_dagster.stages.versions import current_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "demo"
@@ -58,10 +60,35 @@ class MRSConfig(ConfigurableResource):
         return Lake(self.path / "lake")
 
 
+class ReplayScope(ConfigurableResource):
+    """What a run recomputes: every store and tick by default; a replay (corrected feed, recall)
+    narrows it to some stores and the ticks from `since` on. Set in the launchpad under
+    `resources.scope.config`, or by the sensors' run requests."""
+
+    stores: list[str] = []
+    """Only these stores (empty: all)."""
+    since: str | None = None
+    """Only ticks at or after this ISO timestamp (naive = UTC); earlier rows are left as they are."""
+
+    def narrow(self, frame: pd.DataFrame, ts_column: str = "written_at") -> pd.DataFrame:
+        """The rows of `frame` inside the scope."""
+        keep = pd.Series(True, index=frame.index)
+        if self.stores:
+            keep &= frame["store_id"].isin(self.stores)
+        if self.since:
+            keep &= frame[ts_column] >= as_utc(self.since)
+        return frame[keep]
+
+    def stores_of(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` of the scope's stores (all history: a replay needs it)."""
+        return frame[frame["store_id"].isin(self.stores)] if self.stores else frame
+
+
 class LakeIOManager(ConfigurableIOManager):
     """Appends each asset's DataFrame to its lake table (dedup on the dataset's key), or replaces a
     hydrated view, and loads a table back as the rows of the current run_id (empty, with the
-    contract's columns, if unwritten)."""
+    contract's columns, if unwritten). A log with data versions loads as its current rows: rows
+    computed from data a retailer has since corrected stay in the table, never in an input."""
 
     mrs: MRSConfig
 
@@ -75,4 +102,8 @@ class LakeIOManager(ConfigurableIOManager):
         context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
-        return self.mrs.lake().read(context.asset_key.path[-1], run_id=self.mrs.current_run_id())
+        lake, run_id = self.mrs.lake(), self.mrs.current_run_id()
+        rows = lake.read(context.asset_key.path[-1], run_id=run_id)
+        if {"store_id", "written_at", "version"} <= set(rows.columns):
+            return current_rows(rows, lake.read("sales_feed_versions", run_id=run_id))
+        return rows

@@ -20,7 +20,7 @@ def baseline_rows(n: int, run_id: str = "run-1") -> pd.DataFrame:
     ts = pd.Timestamp("2026-03-02 08:00", tz="UTC") + pd.to_timedelta(range(0, 5 * n, 5), unit="min")
     return pd.DataFrame(
         {"store_id": "301", "sku": "A", "ts": ts, "expected_units": 1.5, "expected_sales_value": 3.0,
-         "model_version": "v1", "written_at": ts, "run_id": run_id}
+         "model_version": "v1", "written_at": ts, "version": 1, "run_id": run_id}
     )
 
 

@@ -1,9 +1,9 @@
 import pandas as pd
-from dagster import AssetOut, Output, multi_asset
+from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.resources import MRSConfig
-from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
+from mrs_dagster.resources import MRSConfig, ReplayScope
+from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
 from mrs_dagster.stages.ingest import current_sales_series
 
 _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events_ended_log")
@@ -13,12 +13,30 @@ _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events
     outs={name: AssetOut(group_name="cohorting", **contract(name)) for name in _LOGS},
 )
 def minority_reports_cohorted_log(
-    mrs: MRSConfig, minority_reports_detected_log: pd.DataFrame, sales_timeseries_data: pd.DataFrame
+    context: AssetExecutionContext,
+    mrs: MRSConfig,
+    scope: ReplayScope,
+    minority_reports_detected_log: pd.DataFrame,
+    sales_timeseries_data: pd.DataFrame,
+    sales_feed_versions: pd.DataFrame,
 ):
-    """Seed 000 cohorting by log replay: MRCH snapshots, the MELOG registry and MEEL closures."""
+    """Seed 000 cohorting by log replay: MRCH snapshots, the MELOG registry and MEEL closures.
+    Events a corrected resend leaves without reports end with resolution 'data correction'."""
+    run_id = mrs.current_run_id()
     watermarks = store_watermarks(current_sales_series(sales_timeseries_data))
-    result = cohort_reports(minority_reports_detected_log, watermarks, mrs.current_run_id())
+    detected = scope.stores_of(minority_reports_detected_log)
+    result = cohort_reports(detected, watermarks, run_id, versions=sales_feed_versions)
+    written = scope.stores_of(mrs.lake().read("minority_reports_cohorted_log", run_id=run_id))
+    closures = correction_closures(written, result.cohorted["report_id"], sales_feed_versions, run_id)
+    if not closures.ended.empty:
+        context.log.info(f"{len(closures.ended)} event(s) ended by a data correction")
+    logs = [pd.concat([scope.narrow(a), b], ignore_index=True) for a, b in zip(_parts(result), _parts(closures))]
     events = result.events["event_id"].nunique()
-    yield Output(result.cohorted, "minority_reports_cohorted_log", metadata={"events": events})
-    yield Output(result.events, "minority_event_log", metadata={"events": events})
-    yield Output(result.ended, "minority_events_ended_log", metadata={"ended": len(result.ended)})
+    yield Output(logs[0], "minority_reports_cohorted_log", metadata={"events": events})
+    yield Output(logs[1], "minority_event_log", metadata={"events": events})
+    yield Output(logs[2], "minority_events_ended_log", metadata={
+        "ended": len(logs[2]), "ended_by_data_correction": len(closures.ended)})
+
+
+def _parts(result: CohortingResult) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return result.cohorted, result.events, result.ended

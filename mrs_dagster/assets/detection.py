@@ -2,39 +2,45 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.resources import MRSConfig
+from mrs_dagster.resources import MRSConfig, ReplayScope
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
 from mrs_dagster.stages.detection import detect_minority_reports, models_available
 from mrs_dagster.stages.ingest import current_sales_series
 
 
-def _current_series(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
+def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> pd.DataFrame:
+    """The current series of the scope's stores, whole history (the baseline learns from it)."""
     if sales_timeseries_data.empty:
         raise Failure("sales_timeseries_data is empty: nothing has been landed for this run_id")
-    return current_sales_series(sales_timeseries_data)
+    return scope.stores_of(current_sales_series(sales_timeseries_data))
 
 
 @asset(group_name="detection", **contract("baseline_sales_model_prediction_log"))
-def baseline_sales_model_prediction_log(mrs: MRSConfig, sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
+def baseline_sales_model_prediction_log(
+    mrs: MRSConfig, scope: ReplayScope, sales_timeseries_data: pd.DataFrame
+) -> pd.DataFrame:
     """Expected units and sales per store x SKU x tick, learned from the days before each tick."""
-    return baseline_predictions(_current_series(sales_timeseries_data), mrs.current_run_id())
+    return scope.narrow(baseline_predictions(_current_series(sales_timeseries_data, scope), mrs.current_run_id()))
 
 
 @asset(group_name="detection", **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
-    mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, baseline_sales_model_prediction_log: pd.DataFrame
+    mrs: MRSConfig,
+    scope: ReplayScope,
+    sales_timeseries_data: pd.DataFrame,
+    baseline_sales_model_prediction_log: pd.DataFrame,
 ) -> pd.DataFrame:
     """Per-tick Poisson anomaly score and flag for every series with a baseline."""
-    return classifier_predictions(
-        _current_series(sales_timeseries_data), baseline_sales_model_prediction_log, mrs.current_run_id()
-    )
+    series = _current_series(sales_timeseries_data, scope)
+    return scope.narrow(classifier_predictions(series, baseline_sales_model_prediction_log, mrs.current_run_id()))
 
 
 @asset(group_name="detection", **contract("minority_reports_detected_log"))
 def minority_reports_detected_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
+    scope: ReplayScope,
     sales_timeseries_data: pd.DataFrame,
     baseline_sales_model_prediction_log: pd.DataFrame,
     anomaly_classifier_model_prediction_log: pd.DataFrame,
@@ -42,9 +48,10 @@ def minority_reports_detected_log(
     """MRDL. Critical: if the baseline or classifier log is unavailable (never written, or empty for
     this run past the baseline's warm-up), detection falls back to the deviation heuristic and marks
     its rows degraded."""
-    series = _current_series(sales_timeseries_data)
-    baseline, classifier = baseline_sales_model_prediction_log, anomaly_classifier_model_prediction_log
-    reports = detect_minority_reports(series, baseline, classifier, mrs.current_run_id())
+    series = _current_series(sales_timeseries_data, scope)
+    baseline = scope.stores_of(baseline_sales_model_prediction_log)
+    classifier = scope.stores_of(anomaly_classifier_model_prediction_log)
+    reports = scope.narrow(detect_minority_reports(series, baseline, classifier, mrs.current_run_id()))
     degraded = not models_available(baseline, classifier, series)
     if degraded:
         context.log.warning("baseline or classifier log unavailable: detection degraded to the deviation heuristic")

@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, asset
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.ingest import reference_data
 from mrs_dagster.landing import read_reference
-from mrs_dagster.resources import MRSConfig
+from mrs_dagster.resources import MRSConfig, ReplayScope
 from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
 from mrs_dagster.stages.clustering import cluster_reports, unclustered
 from mrs_dagster.stages.hydrate import latest
@@ -24,7 +24,7 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, name: str) -> pd.
 
 @asset(group_name="explain", deps=[reference_data], **contract("minority_reports_clustered_log"))
 def minority_reports_clustered_log(
-    context: AssetExecutionContext, mrs: MRSConfig, minority_reports_detected_log: pd.DataFrame
+    context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, minority_reports_detected_log: pd.DataFrame
 ) -> pd.DataFrame:
     """MRCL. Important, non-blocking: if clustering fails, every report is emitted unclustered
     (cluster_id NULL) and detection is unaffected."""
@@ -36,6 +36,7 @@ def minority_reports_clustered_log(
     except Exception as error:  # seed 001 §5: clustering down must not stop the pipeline
         context.log.error(f"clustering failed, emitting unclustered rows: {error!r}")
         clusters = unclustered(minority_reports_detected_log, run_id)
+    clusters = scope.narrow(clusters)
     current = latest(clusters, "report_id")
     context.add_output_metadata(
         {"clusters": int(current["cluster_id"].nunique()), "unclustered_reports": int(current["cluster_id"].isna().sum())}
@@ -47,6 +48,7 @@ def minority_reports_clustered_log(
 def minority_reports_proposed_attribution_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
+    scope: ReplayScope,
     minority_reports_detected_log: pd.DataFrame,
     minority_reports_clustered_log: pd.DataFrame,
 ) -> pd.DataFrame:
@@ -63,6 +65,7 @@ def minority_reports_proposed_attribution_log(
     except Exception as error:  # seed 001 §5: attribution down must not stop the pipeline
         context.log.error(f"attribution failed, proposing 'unknown': {error!r}")
         proposals = attribution_unavailable(minority_reports_detected_log, run_id)
+    proposals = scope.narrow(proposals)
     current = latest(proposals, "report_id")
     context.add_output_metadata({f"reports_{cause}": int(n) for cause, n in current["proposed_cause"].value_counts().items()})
     return proposals

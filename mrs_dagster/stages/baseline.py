@@ -90,7 +90,7 @@ def baseline_predictions(series: pd.DataFrame, run_id: str, params: BaselinePara
     frames = []
     for grid in store_grids(series):
         expected, expected_sales = store_baseline(grid, params)
-        frame = grid.long(expected_units=expected, expected_sales_value=expected_sales)
+        frame = grid.long(expected_units=expected, expected_sales_value=expected_sales, version=grid.tick_versions())
         frames.append(frame[~np.isnan(frame["expected_units"].to_numpy())])
     if not frames:
         return BASELINE_SALES_MODEL_PREDICTION_LOG.empty()

@@ -106,6 +106,7 @@ def classifier_predictions(
             direction=np.select([s.direction == SPIKE, s.direction == DROP], ["spike", "drop"], None),
             window_ticks=s.window_ticks,
             severity_score=s.severity,
+            version=grid.tick_versions(),
             _scored=s.scored,
         )
         frames.append(frame[frame.pop("_scored").to_numpy()])

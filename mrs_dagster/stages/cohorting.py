@@ -11,8 +11,13 @@ with a 30-minute gap, no report through 12:35 means nothing more joins; the even
 
 Event state at each tick: severity is the highest severity so far; baseline and attributed
 totals are the sums of each constituent report's latest totals; `impact_estimate` is the sum of
-their absolute attributed totals (money at stake, gained or lost); `version` is the highest report
-version. Stateless and deterministic: the same MRDL always gives the same rows.
+their absolute attributed totals (money at stake, gained or lost); `version` is the store's data
+version at the tick (stages.versions). Stateless and deterministic: the same MRDL always gives the
+same rows.
+
+A corrected resend can leave an event with no report at all: `correction_closures` ends it with
+`resolution_reason = 'data correction'` and zero totals, written at the event's last tick under the
+corrected data version, so the old rows stay as the audit trail and a replay writes nothing new.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mrs_dagster.contracts import RESOLUTION_DATA_CORRECTION
+from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.identity import stable_id
+from mrs_dagster.stages.versions import version_at
 
 RESOLUTION_NO_NEW_REPORTS = "no new reports"
 
@@ -44,11 +52,39 @@ _STATE = ["store_id", "first_detected_from", "window_start", "window_end", "seve
 
 
 def cohort_reports(
-    detected: pd.DataFrame, watermarks: pd.Series, run_id: str, params: CohortingParams = CohortingParams()
+    detected: pd.DataFrame,
+    watermarks: pd.Series,
+    run_id: str,
+    params: CohortingParams = CohortingParams(),
+    *,
+    versions: pd.DataFrame | None = None,
 ) -> CohortingResult:
-    """MRCH, MELOG and MEEL rows from MRDL rows. `watermarks`: per store_id, the last tick its data
-    covers. Stores never mix, so any subset of stores (a partition) gives that subset's rows."""
-    return _logs(event_snapshots(detected, watermarks, params), run_id)
+    """MRCH, MELOG and MEEL rows from current MRDL rows. `watermarks`: per store_id, the last tick
+    its data covers; `versions`: the stores' feed versions (None: never corrected). Stores never
+    mix, so any subset of stores (a partition) gives that subset's rows."""
+    snap = event_snapshots(detected, watermarks, params)
+    if versions is not None:
+        snap = snap.assign(version=version_at(snap, versions))
+    return _logs(snap, run_id)
+
+
+def correction_closures(
+    cohorted_log: pd.DataFrame, current_event_ids: pd.Series, versions: pd.DataFrame, run_id: str
+) -> CohortingResult:
+    """Closures of the events in `cohorted_log` (MRCH as written so far) that the current data no
+    longer has (not in `current_event_ids`) and whose data has since been corrected."""
+    gone = cohorted_log[~cohorted_log["report_id"].isin(current_event_ids)]
+    last = latest(gone, "report_id")
+    corrected = last.assign(version=version_at(last, versions))
+    closed = corrected[corrected["version"].to_numpy() > last["version"].to_numpy()]
+    zero = {c: 0.0 for c in ("severity_score", "impact_estimate", "baseline_sales_total", "attributed_sales_total")}
+    closed = closed.assign(event_status="ended", **zero)[["report_id", *_STATE, "written_at", "version"]]
+    created_at = gone.groupby("report_id")["written_at"].min()
+    return CohortingResult(
+        closed.assign(run_id=run_id),
+        _event_rows(closed, created_at, run_id),
+        _ended_rows(closed, RESOLUTION_DATA_CORRECTION, run_id),
+    )
 
 
 def event_snapshots(reports: pd.DataFrame, watermarks: pd.Series, params: CohortingParams = CohortingParams()) -> pd.DataFrame:
@@ -116,25 +152,38 @@ def _logs(snap: pd.DataFrame, run_id: str) -> CohortingResult:
 
     created = snap.groupby("report_id", sort=False).head(1)
     ended = snap[snap["event_status"] == "ended"]
-    events = pd.concat([created.assign(finalized_at=pd.NaT), ended.assign(finalized_at=ended["written_at"])])
     created_at = created.set_index("report_id")["written_at"]
-    events = events.assign(event_id=events["report_id"], created_at=events["report_id"].map(created_at), run_id=run_id)
-    events = events[["event_id", *_STATE, "created_at", "finalized_at", "written_at", "version", "run_id"]]
+    events = _event_rows(pd.concat([created, ended]), created_at, run_id)
+    return CohortingResult(cohorted, events, _ended_rows(ended, RESOLUTION_NO_NEW_REPORTS, run_id))
 
-    meel = pd.DataFrame(
+
+def _event_rows(snap: pd.DataFrame, created_at: pd.Series, run_id: str) -> pd.DataFrame:
+    """MELOG rows for creation and closure snapshots (`created_at` by event)."""
+    events = snap.assign(
+        event_id=snap["report_id"],
+        created_at=snap["report_id"].map(created_at),
+        finalized_at=snap["written_at"].where(snap["event_status"].eq("ended")),
+        run_id=run_id,
+    )
+    events = events[["event_id", *_STATE, "created_at", "finalized_at", "written_at", "version", "run_id"]]
+    return events.sort_values(["store_id", "written_at"], kind="stable")
+
+
+def _ended_rows(ended: pd.DataFrame, reason: str, run_id: str) -> pd.DataFrame:
+    """MEEL rows for closure snapshots."""
+    return pd.DataFrame(
         {
             "event_id": ended["report_id"],
             "store_id": ended["store_id"],
             "window_start": ended["window_start"],
             "window_end": ended["window_end"],
             "finalized_at": ended["written_at"],
-            "resolution_reason": RESOLUTION_NO_NEW_REPORTS,
+            "resolution_reason": reason,
             "written_at": ended["written_at"],
             "version": ended["version"],
             "run_id": run_id,
         }
     )
-    return CohortingResult(cohorted, events.sort_values(["store_id", "written_at"], kind="stable"), meel)
 
 
 def store_watermarks(series: pd.DataFrame) -> pd.Series:

@@ -35,7 +35,7 @@ class DetectionParams:
     min_history_days: int = 3
 
 
-_FLAGGED = ["store_id", "sku", "ts", "direction", "severity_score", "units", "sales_value", "feed_version",
+_FLAGGED = ["store_id", "sku", "ts", "direction", "severity_score", "units", "sales_value", "version",
             "expected_units", "expected_sales_value"]
 
 
@@ -74,10 +74,10 @@ def models_available(baseline: pd.DataFrame | None, classifier: pd.DataFrame | N
 def model_flags(series: pd.DataFrame, baseline: pd.DataFrame, classifier: pd.DataFrame) -> pd.DataFrame:
     """Flagged ticks of the classifier log with the sales and baseline of each tick."""
     keys = ["store_id", "sku", "ts"]
-    flagged = classifier.loc[classifier["anomaly_flag"], keys + ["direction", "severity_score"]]
+    flagged = classifier.loc[classifier["anomaly_flag"], keys + ["direction", "severity_score", "version"]]
     flagged = flagged.merge(baseline[keys + ["expected_units", "expected_sales_value"]], on=keys, how="left")
-    flagged = flagged.merge(series[keys + ["units", "sales_value", "feed_version"]], on=keys, how="left")
-    return flagged.fillna({"units": 0.0, "sales_value": 0.0, "feed_version": 1})[_FLAGGED]
+    flagged = flagged.merge(series[keys + ["units", "sales_value"]], on=keys, how="left")
+    return flagged.fillna({"units": 0.0, "sales_value": 0.0})[_FLAGGED]
 
 
 def heuristic_flags(grid: StoreGrid, params: DetectionParams = DetectionParams()) -> pd.DataFrame:
@@ -90,7 +90,7 @@ def heuristic_flags(grid: StoreGrid, params: DetectionParams = DetectionParams()
         severity_score=s.severity,
         units=grid.units,
         sales_value=grid.sales,
-        feed_version=grid.feed_version,
+        version=grid.tick_versions(),
         expected_units=expected_units,
         expected_sales_value=expected_sales,
         _flag=s.flag,
@@ -145,7 +145,7 @@ def reports_from_flags(flagged: pd.DataFrame, params: DetectionParams = Detectio
             "baseline_sales_total": g["expected_sales_value"].cumsum(),
             "severity_score": g["severity_score"].cummax().round(4),
             "written_at": f["ts"],
-            "version": g["feed_version"].cummax().astype("int64"),
+            "version": f["version"].astype("int64"),
         }
     )
     out["attributed_sales_total"] = out["observed_sales_total"] - out["baseline_sales_total"]

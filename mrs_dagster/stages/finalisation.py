@@ -14,8 +14,11 @@ usable row tags the row `is_degraded` with a reason code:
     EVENT_EDITS_down  user_minority_events_edits_log unreadable
 
 An edits log that has never been written, or is empty, is not down: nobody has edited yet.
-`report_status` is `finalisation_degraded_<first reason>` when degraded, else `reviewed` when an
-analyst gave a verdict, else `proposed`. `written_at` is the newest `written_at` of the rows
+`report_status` is `superseded` for a report the corrected data no longer has (seed 001 §12: it
+is also degraded, reason `SUPERSEDED`, and keeps its last proposal and analysts' verdicts), else
+`finalisation_degraded_<first reason>` when degraded, else `reviewed` when an analyst gave a
+verdict, else `proposed`. With `versions` given, every log is read as its current rows
+(stages.versions); `correction_status` says what a corrected resend did to the report. `written_at` is the newest `written_at` of the rows
 behind the consolidated row, so consolidating logs read as of T gives the state at T.
 """
 
@@ -29,6 +32,7 @@ import pandas as pd
 from mrs_dagster.contracts import MINORITY_REPORTS_FINALISED_LOG, USER_EDITS_LOG, USER_MINORITY_EVENTS_EDITS_LOG
 from mrs_dagster.stages.cohorting import CohortingResult
 from mrs_dagster.stages.hydrate import hydrate_events, latest, report_events
+from mrs_dagster.stages.versions import corrected_spans, current_rows, version_at
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,31 @@ class ReportLogs:
     ended: pd.DataFrame | None
     report_edits: pd.DataFrame | None
     event_edits: pd.DataFrame | None
+    versions: pd.DataFrame | None = None  # sales_feed_versions; None: the data was never corrected
+
+    def current(self) -> ReportLogs:
+        """The logs as their current rows, plus every row of the reports the corrected data no
+        longer has (their last state is what the superseded report shows), and those reports."""
+        if self.versions is None or self.versions.empty:
+            return self
+        current = current_rows(self.detected, self.versions)
+        superseded = self.detected.loc[~self.detected["report_id"].isin(current["report_id"]), "report_id"].unique()
+
+        def per_report(log: pd.DataFrame | None) -> pd.DataFrame | None:
+            if log is None:
+                return None
+            return pd.concat([current_rows(log, self.versions), log[log["report_id"].isin(superseded)]])
+
+        return ReportLogs(
+            detected=per_report(self.detected),
+            clustered=per_report(self.clustered),
+            attribution=per_report(self.attribution),
+            cohorted=None if self.cohorted is None else current_rows(self.cohorted, self.versions),
+            ended=None if self.ended is None else current_rows(self.ended, self.versions),
+            report_edits=self.report_edits,
+            event_edits=self.event_edits,
+            versions=self.versions,
+        )
 
 
 _DETECTION = ["report_id", "store_id", "sku", "first_detected_from", "window_start", "window_end", "direction",
@@ -54,8 +83,11 @@ def finalise_reports(logs: ReportLogs, run_id: str) -> pd.DataFrame:
     """One consolidated row per detected report (MRFL / hydrated minority_reports)."""
     if logs.detected.empty:
         return MINORITY_REPORTS_FINALISED_LOG.empty()
+    all_detected = logs.detected
+    logs = logs.current()
     r = latest(logs.detected, "report_id")[_DETECTION].reset_index(drop=True)
     r["source_used_detection"] = "detected"
+    r["correction_status"] = _correction_status(r, all_detected, logs.versions)
     stamps = [r["written_at"]]
     reasons = pd.DataFrame(index=r.index)
 
@@ -101,16 +133,34 @@ def finalise_reports(logs: ReportLogs, run_id: str) -> pd.DataFrame:
     r["source_used_review"] = np.where(edits["written_at"].notna(), "ui", None)
     reasons["EDITS_down"] = logs.report_edits is None
     reasons["EVENT_EDITS_down"] = logs.event_edits is None
+    reasons["SUPERSEDED"] = r["correction_status"].eq("superseded")
 
     r["degraded_reasons"] = reasons.astype(bool).apply(lambda row: ",".join(row.index[row.to_numpy()]), axis=1)
     r["is_degraded"] = r["degraded_reasons"].ne("")
     r["report_status"] = np.select(
-        [r["is_degraded"], r["verdict"].notna()],
-        ["finalisation_degraded_" + r["degraded_reasons"].str.split(",").str[0], "reviewed"],
+        [reasons["SUPERSEDED"], r["is_degraded"], r["verdict"].notna()],
+        ["superseded", "finalisation_degraded_" + r["degraded_reasons"].str.split(",").str[0], "reviewed"],
         "proposed",
     )
     r["written_at"] = pd.concat(stamps, axis=1).max(axis=1)
     return r.drop(columns="cause_override").assign(run_id=run_id)
+
+
+def _correction_status(r: pd.DataFrame, all_detected: pd.DataFrame, versions: pd.DataFrame | None) -> pd.Series:
+    """Per consolidated report: superseded (no current row), revised (current and superseded rows),
+    new_after_correction (only current rows, from a corrected resend's span), else NULL."""
+    status = pd.Series(None, index=r.index, dtype=object)
+    if versions is None or versions.empty:
+        return status
+    current = r["version"].to_numpy() == version_at(r, versions)
+    older = all_detected.groupby("report_id")["version"].min().reindex(r["report_id"]).to_numpy() < r["version"].to_numpy()
+    spans = corrected_spans(versions).merge(r[["report_id", "store_id", "window_start", "window_end"]], on="store_id")
+    overlapping = spans[(spans["effective_from"] <= spans["window_end"]) & (spans["window_start"] <= spans["effective_to"])]
+    from_resend = r["report_id"].isin(overlapping["report_id"]).to_numpy()
+    status[~current] = "superseded"
+    status[current & older] = "revised"
+    status[current & ~older & from_resend & (r["version"].to_numpy() > 1)] = "new_after_correction"
+    return status
 
 
 def _aligned(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:

@@ -7,8 +7,10 @@ import pandas as pd
 
 
 def latest(log: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The latest row by `written_at` per `key` (a tie keeps the later row of `log`)."""
-    return log.sort_values("written_at", kind="stable").drop_duplicates(key, keep="last")
+    """The latest row by `written_at`, then data `version`, per `key` (a tie keeps the later row of
+    `log`)."""
+    order = ["written_at", "version"] if "version" in log.columns else ["written_at"]
+    return log.sort_values(order, kind="stable").drop_duplicates(key, keep="last")
 
 
 def report_events(reports: pd.DataFrame, events: pd.DataFrame) -> pd.Series:

@@ -25,7 +25,7 @@ class StoreGrid:
     ticks: pd.DatetimeIndex  # (J,) UTC, ascending
     units: np.ndarray  # (K, J)
     sales: np.ndarray  # (K, J)
-    feed_version: np.ndarray  # (K, J), 1 where no row was delivered
+    version: np.ndarray  # (J,) the store's data version at each tick (see stages.versions)
 
     @property
     def day(self) -> np.ndarray:
@@ -38,6 +38,10 @@ class StoreGrid:
     @property
     def dow(self) -> np.ndarray:
         return np.asarray(self.ticks.dayofweek)
+
+    def tick_versions(self) -> np.ndarray:
+        """(K, J): the data version of every cell."""
+        return np.broadcast_to(self.version, (len(self.skus), len(self.ticks)))
 
     def long(self, **columns: np.ndarray) -> pd.DataFrame:
         """Long rows (store_id, sku, ts, <columns>) for (K, J) arrays, SKU-major."""
@@ -75,11 +79,12 @@ def store_grid(store_series: pd.DataFrame) -> StoreGrid:
     k = np.searchsorted(skus, store_series["sku"].to_numpy())
     j = np.searchsorted(ticks, ts_ns)
     shape = (len(skus), len(ticks))
-    units, sales, fv = np.zeros(shape), np.zeros(shape), np.ones(shape, dtype=np.int64)
+    units, sales, tick_version = np.zeros(shape), np.zeros(shape), np.ones(len(ticks), dtype=np.int64)
     units[k, j] = store_series["units"].to_numpy(dtype=float)
     sales[k, j] = store_series["sales_value"].to_numpy(dtype=float)
-    fv[k, j] = store_series["feed_version"].to_numpy(dtype=np.int64)
-    return StoreGrid(str(store_series["store_id"].iloc[0]), skus, tick_index, units, sales, fv)
+    np.maximum.at(tick_version, j, store_series["feed_version"].to_numpy(dtype=np.int64))
+    version = np.maximum.accumulate(tick_version)
+    return StoreGrid(str(store_series["store_id"].iloc[0]), skus, tick_index, units, sales, version)
 
 
 def store_grids(series: pd.DataFrame):
