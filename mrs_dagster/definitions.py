@@ -23,6 +23,7 @@ from mrs_dagster.assets.ingest import (
 )
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
 from mrs_dagster.resources import LakeIOManager, MRSConfig, ReplayScope, default_data_dir
+from mrs_dagster.sensors import REPLAY_JOB, corrected_feed_sensor
 
 MAIN_JOB = "mrs_all_assets"
 
@@ -54,7 +55,15 @@ def build_definitions(data_dir: Path | str | None = None, run_id: str | None = N
     return Definitions(
         assets=ASSETS,
         resources=build_resources(data_dir, run_id),
-        jobs=[define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset.")],
+        jobs=[
+            define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset."),
+            define_asset_job(
+                REPLAY_JOB,
+                selection=AssetSelection.all(),
+                description="Replay the graph over a scope (resources.scope): what the replay sensors launch.",
+            ),
+        ],
+        sensors=[corrected_feed_sensor],
     )
 
 

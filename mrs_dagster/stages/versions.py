@@ -45,3 +45,12 @@ def current_rows(log: pd.DataFrame, versions: pd.DataFrame) -> pd.DataFrame:
     if log.empty or versions.empty:
         return log
     return log[log["version"].to_numpy() == version_at(log, versions)]
+
+
+def resend_scope(rows: pd.DataFrame) -> tuple[list[str], pd.Timestamp] | None:
+    """The stores and first tick a delivery's superseding rows (feed_version > 1) cover, or None
+    when it supersedes nothing."""
+    resent = rows[rows["feed_version"] > 1]
+    if resent.empty:
+        return None
+    return sorted(resent["store_id"].unique()), resent["ts"].min()
