@@ -486,3 +486,26 @@ REFERENCE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 LANDING_COLUMNS = ("retailer", "store_id", "sku", "ts", "units", "sales_value")
 TRUTH_COLUMNS = ("store_id", "sku", "start", "end", "cause")
+
+
+@dataclass(frozen=True)
+class ContractReport:
+    """What a dataset's rows break: pandera failures, duplicated idempotent keys, required NULLs."""
+
+    contract_failures: pd.DataFrame  # pandera failure cases (column, check, failure_case)
+    duplicate_keys: int  # rows beyond the first of each idempotent key
+    required_nulls: dict[str, int]  # non-nullable column -> NULL count (only columns with NULLs)
+
+
+def contract_report(dataset: Dataset, df: pd.DataFrame) -> ContractReport:
+    """Check stored rows against their contract (the asset checks of every log)."""
+    try:
+        dataset.schema.validate(df, lazy=True)
+        failures = pd.DataFrame(columns=["column", "check", "failure_case"])
+    except pa.errors.SchemaErrors as error:
+        failures = error.failure_cases[["column", "check", "failure_case"]].astype(str)
+    present = [c for c in dataset.key if c in df.columns]
+    duplicates = int(df.duplicated(present).sum()) if present else 0
+    required = [name for name, col in dataset.schema.columns.items() if not col.nullable and name in df.columns]
+    nulls = {c: int(n) for c, n in df[required].isna().sum().items() if n}
+    return ContractReport(failures, duplicates, nulls)

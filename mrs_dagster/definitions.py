@@ -8,6 +8,7 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
 from mrs_dagster.assets.config import demo_run_config
+from mrs_dagster.assets.contract_checks import LOG_CHECKS
 from mrs_dagster.assets.detection import (
     anomaly_classifier_model_prediction_log,
     baseline_sales_model_prediction_log,
@@ -54,6 +55,7 @@ def build_resources(data_dir: Path | str | None = None, run_id: str | None = Non
 def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:
     return Definitions(
         assets=ASSETS,
+        asset_checks=LOG_CHECKS,
         resources=build_resources(data_dir, run_id),
         jobs=[
             define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset."),

@@ -71,7 +71,7 @@ class Lake:
         table = self._table(name)
         stored_keys = table.scan(selected_fields=ds.key).to_arrow().to_pandas()
         if not stored_keys.empty:
-            stored_keys = conform_keys(ds, stored_keys)
+            stored_keys = conform_keys(ds, stored_keys).drop_duplicates()  # a broken writer's duplicates
             merged = rows.merge(stored_keys.assign(_stored=True), on=list(ds.key), how="left")
             rows = rows[merged["_stored"].isna().to_numpy()]
         if rows.empty:
