@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, AssetsDefinition, Definitions, FreshnessPolicy, apply_freshness_policy, define_asset_job
 
 from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
 from mrs_dagster.assets.config import demo_run_config
 from mrs_dagster.assets.contract_checks import LOG_CHECKS
+from mrs_dagster.assets.slo_checks import SLO_CHECKS
 from mrs_dagster.assets.detection import (
     anomaly_classifier_model_prediction_log,
     baseline_sales_model_prediction_log,
@@ -23,10 +25,26 @@ from mrs_dagster.assets.ingest import (
     unified_sales_data,
 )
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
-from mrs_dagster.resources import LakeIOManager, MRSConfig, ReplayScope, default_data_dir
+from mrs_dagster.resources import LakeIOManager, MRSConfig, ReplayScope, RunMode, default_data_dir
 from mrs_dagster.sensors import REPLAY_JOB, corrected_feed_sensor
 
 MAIN_JOB = "mrs_all_assets"
+
+# Wall-clock freshness (seed 001 §11): warn past the SLO, fail when a whole day has gone by.
+FRESHNESS = {
+    group: FreshnessPolicy.time_window(warn_window=warn, fail_window=timedelta(days=1))
+    for groups, warn in ((("ingest", "detection"), timedelta(minutes=30)),
+                         (("cohorting", "explain", "review"), timedelta(hours=4)))
+    for group in groups
+}
+
+
+def _with_freshness(asset):
+    if not isinstance(asset, AssetsDefinition):
+        return asset
+    return asset.map_asset_specs(
+        lambda spec: apply_freshness_policy(spec, FRESHNESS[spec.group_name]) if spec.group_name in FRESHNESS else spec
+    )
 
 ASSETS = [
     landing_sales,
@@ -49,13 +67,14 @@ ASSETS = [
 
 def build_resources(data_dir: Path | str | None = None, run_id: str | None = None) -> dict:
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
-    return {"mrs": mrs, "io_manager": LakeIOManager(mrs=mrs), "scope": ReplayScope()}
+    run_mode = RunMode.configure_at_launch()  # shared, so the IO manager sees the run's mode
+    return {"mrs": mrs, "run_mode": run_mode, "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode), "scope": ReplayScope()}
 
 
 def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:
     return Definitions(
-        assets=ASSETS,
-        asset_checks=LOG_CHECKS,
+        assets=[_with_freshness(asset) for asset in ASSETS],
+        asset_checks=[*LOG_CHECKS, *SLO_CHECKS],
         resources=build_resources(data_dir, run_id),
         jobs=[
             define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset."),

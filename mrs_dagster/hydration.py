@@ -25,9 +25,12 @@ def _read(lake: Lake, name: str, run_id: str, as_of) -> pd.DataFrame | None:
         return None
 
 
-def read_report_logs(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None = None) -> ReportLogs:
+def read_report_logs(
+    lake: Lake, run_id: str, as_of: pd.Timestamp | str | None = None, down: set[str] = frozenset()
+) -> ReportLogs:
     """The logs for consolidation. A machine log is down when missing, unreadable, or empty while
-    reports exist; an edits log only when unreadable (missing or empty: nobody has edited yet)."""
+    reports exist; an edits log only when unreadable (missing or empty: nobody has edited yet);
+    any log named in `down` (fault injection) is down."""
     detected = lake.read("minority_reports_detected_log", run_id=run_id, as_of=as_of)
     logs = {}
     for field, name in _MACHINE_LOGS.items():
@@ -36,12 +39,18 @@ def read_report_logs(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None =
     logs["ended"] = _read(lake, "minority_events_ended_log", run_id, as_of)
     for field, name in _EDITS_LOGS.items():
         logs[field] = _read(lake, name, run_id, as_of) if lake.exists(name) else dataset(name).empty()
+    for field, name in {**_MACHINE_LOGS, **_EDITS_LOGS, "ended": "minority_events_ended_log"}.items():
+        if name in down:
+            logs[field] = None
     return ReportLogs(detected=detected, **logs, versions=lake.read("sales_feed_versions", run_id=run_id))
 
 
-def hydrate(lake: Lake, run_id: str, as_of: pd.Timestamp | str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(minority_reports, minority_events) as of `as_of` (default: now)."""
-    logs = read_report_logs(lake, run_id, as_of)
+def hydrate(
+    lake: Lake, run_id: str, as_of: pd.Timestamp | str | None = None, down: set[str] = frozenset()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(minority_reports, minority_events) as of `as_of` (default: now), with the logs in `down`
+    treated as down."""
+    logs = read_report_logs(lake, run_id, as_of, down)
     reports = finalise_reports(logs, run_id)
     current = logs.current()
     cohorted = current.cohorted if current.cohorted is not None else MINORITY_REPORTS_COHORTED_LOG.empty()

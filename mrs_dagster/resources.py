@@ -1,12 +1,12 @@
 """Dagster resources: where the data dir is, which run_id is current, and the lake IO manager."""
 
-from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
 import pandas as pd
+from pydantic import field_validator
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
 from mrs_dagster.lake import Lake, dataset
@@ -60,6 +60,52 @@ class MRSConfig(ConfigurableResource):
         return Lake(self.path / "lake")
 
 
+DRY_RUN_NAMESPACE = "mrs_dry_run"
+# Inputs whose loss degrades a stage instead of stopping it (seed 001 §5): what fault injection may drop.
+NON_CRITICAL_INPUTS = (
+    "stores",
+    "skus",
+    "campaigns",
+    "context_events",
+    "baseline_sales_model_prediction_log",
+    "anomaly_classifier_model_prediction_log",
+    "minority_reports_clustered_log",
+    "minority_reports_proposed_attribution_log",
+    "minority_reports_cohorted_log",
+    "minority_events_ended_log",
+    "user_edits_log",
+    "user_minority_events_edits_log",
+)
+
+
+class RunMode(ConfigurableResource):
+    """How a run treats its inputs (seed 001 §9), set per run in the launchpad under
+    `resources.run_mode.config`: a dry run reads at most `dry_run_limit` rows of every input and
+    writes to the `mrs_dry_run` namespace of the lake, never mixing with the real logs; `drop`
+    names non-critical inputs to treat as down (fault injection), to prove the degrade path."""
+
+    dry_run: bool = False
+    dry_run_limit: int = 1000
+    drop: list[str] = []
+
+    @field_validator("drop")
+    @classmethod
+    def _droppable(cls, drop: list[str]) -> list[str]:
+        unknown = sorted(set(drop) - set(NON_CRITICAL_INPUTS))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not droppable; choose from {', '.join(NON_CRITICAL_INPUTS)}")
+        return drop
+
+    def lake(self, mrs: MRSConfig) -> Lake:
+        return Lake(mrs.path / "lake", namespace=DRY_RUN_NAMESPACE) if self.dry_run else mrs.lake()
+
+    def limit(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.head(self.dry_run_limit) if self.dry_run else frame
+
+    def dropped(self, name: str) -> bool:
+        return name in self.drop
+
+
 class ReplayScope(ConfigurableResource):
     """What a run recomputes: every store and tick by default; a replay (corrected feed, recall)
     narrows it to some stores and the ticks from `since` on. Set in the launchpad under
@@ -91,10 +137,11 @@ class LakeIOManager(ConfigurableIOManager):
     computed from data a retailer has since corrected stay in the table, never in an input."""
 
     mrs: MRSConfig
+    run_mode: RunMode
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         name = context.asset_key.path[-1]
-        lake = self.mrs.lake()
+        lake = self.run_mode.lake(self.mrs)
         if dataset(name).is_view:
             context.add_output_metadata({"rows": lake.replace_view(name, obj)})
             return
@@ -102,8 +149,8 @@ class LakeIOManager(ConfigurableIOManager):
         context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj)})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
-        lake, run_id = self.mrs.lake(), self.mrs.current_run_id()
+        lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()
         rows = lake.read(context.asset_key.path[-1], run_id=run_id)
         if {"store_id", "written_at", "version"} <= set(rows.columns):
-            return current_rows(rows, lake.read("sales_feed_versions", run_id=run_id))
-        return rows
+            rows = current_rows(rows, lake.read("sales_feed_versions", run_id=run_id))
+        return self.run_mode.limit(rows)

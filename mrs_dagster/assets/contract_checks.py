@@ -5,7 +5,7 @@ stops the assets downstream of it in the same run."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSpec, MetadataValue, multi_asset_check
 
 from mrs_dagster.contracts import DATASETS, contract_report
-from mrs_dagster.resources import MRSConfig
+from mrs_dagster.resources import MRSConfig, RunMode
 
 CHECKS = ("contract", "idempotent_key_unique", "required_columns_not_null")
 
@@ -19,8 +19,9 @@ def contract_checks(name: str):
         specs=[AssetCheckSpec(check, asset=name, blocking=True, description=_DESCRIPTIONS[check].format(
             key=", ".join(dataset.key))) for check in CHECKS],
     )
-    def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig):
-        rows = mrs.lake().read(name, run_id=mrs.current_run_id()) if mrs.lake().exists(name) else dataset.empty()
+    def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode):
+        lake = run_mode.lake(mrs)
+        rows = lake.read(name, run_id=mrs.current_run_id()) if lake.exists(name) else dataset.empty()
         report = contract_report(dataset, rows)
         sample = report.contract_failures.head(10)
         yield AssetCheckResult(

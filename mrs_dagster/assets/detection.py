@@ -2,7 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.resources import MRSConfig, ReplayScope
+from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
 from mrs_dagster.stages.detection import detect_minority_reports, models_available
@@ -41,6 +41,7 @@ def minority_reports_detected_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
     scope: ReplayScope,
+    run_mode: RunMode,
     sales_timeseries_data: pd.DataFrame,
     baseline_sales_model_prediction_log: pd.DataFrame,
     anomaly_classifier_model_prediction_log: pd.DataFrame,
@@ -49,8 +50,13 @@ def minority_reports_detected_log(
     this run past the baseline's warm-up), detection falls back to the deviation heuristic and marks
     its rows degraded."""
     series = _current_series(sales_timeseries_data, scope)
-    baseline = scope.stores_of(baseline_sales_model_prediction_log)
-    classifier = scope.stores_of(anomaly_classifier_model_prediction_log)
+    baseline, classifier = (
+        None if run_mode.dropped(name) else scope.stores_of(log)
+        for name, log in (
+            ("baseline_sales_model_prediction_log", baseline_sales_model_prediction_log),
+            ("anomaly_classifier_model_prediction_log", anomaly_classifier_model_prediction_log),
+        )
+    )
     reports = scope.narrow(detect_minority_reports(series, baseline, classifier, mrs.current_run_id()))
     degraded = not models_available(baseline, classifier, series)
     if degraded:

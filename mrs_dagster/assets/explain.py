@@ -4,14 +4,18 @@ from dagster import AssetExecutionContext, asset
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.ingest import reference_data
 from mrs_dagster.landing import read_reference
-from mrs_dagster.resources import MRSConfig, ReplayScope
+from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
 from mrs_dagster.stages.clustering import cluster_reports, unclustered
 from mrs_dagster.stages.hydrate import latest
 
 
-def _reference(context: AssetExecutionContext, mrs: MRSConfig, name: str) -> pd.DataFrame | None:
-    """Circuit breaker for optional reference data: missing or broken means None, with a warning."""
+def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame | None:
+    """Circuit breaker for optional reference data: missing, broken or dropped by fault injection
+    means None, with a warning."""
+    if run_mode.dropped(name):
+        context.log.warning(f"reference/{name}.csv dropped by fault injection, continuing without it")
+        return None
     try:
         frame = read_reference(mrs.path, name)
     except (OSError, ValueError) as error:
@@ -19,19 +23,24 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, name: str) -> pd.
         return None
     if frame is None:
         context.log.warning(f"reference/{name}.csv missing, continuing without it")
-    return frame
+        return None
+    return run_mode.limit(frame)
 
 
 @asset(group_name="explain", deps=[reference_data], **contract("minority_reports_clustered_log"))
 def minority_reports_clustered_log(
-    context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, minority_reports_detected_log: pd.DataFrame
+    context: AssetExecutionContext,
+    mrs: MRSConfig,
+    scope: ReplayScope,
+    run_mode: RunMode,
+    minority_reports_detected_log: pd.DataFrame,
 ) -> pd.DataFrame:
     """MRCL. Important, non-blocking: if clustering fails, every report is emitted unclustered
     (cluster_id NULL) and detection is unaffected."""
     run_id = mrs.current_run_id()
     try:
         clusters = cluster_reports(
-            minority_reports_detected_log, _reference(context, mrs, "stores"), _reference(context, mrs, "skus"), run_id
+            minority_reports_detected_log, *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus")), run_id
         )
     except Exception as error:  # seed 001 §5: clustering down must not stop the pipeline
         context.log.error(f"clustering failed, emitting unclustered rows: {error!r}")
@@ -49,6 +58,7 @@ def minority_reports_proposed_attribution_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
     scope: ReplayScope,
+    run_mode: RunMode,
     minority_reports_detected_log: pd.DataFrame,
     minority_reports_clustered_log: pd.DataFrame,
 ) -> pd.DataFrame:
@@ -58,8 +68,8 @@ def minority_reports_proposed_attribution_log(
     try:
         proposals = attribute_reports(
             minority_reports_detected_log,
-            minority_reports_clustered_log,
-            *(_reference(context, mrs, name) for name in ("stores", "skus", "campaigns", "context_events")),
+            None if run_mode.dropped("minority_reports_clustered_log") else minority_reports_clustered_log,
+            *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus", "campaigns", "context_events")),
             run_id,
         )
     except Exception as error:  # seed 001 §5: attribution down must not stop the pipeline

@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, AssetOut, AssetSpec, Failure, Metadat
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
 from mrs_dagster.landing import read_deliveries
-from mrs_dagster.resources import MRSConfig
+from mrs_dagster.resources import MRSConfig, RunMode
 from mrs_dagster.stages.ingest import current_sales_series, parse_sales_rows, sales_timeseries, unreadable_file
 from mrs_dagster.stages.versions import corrected_spans, feed_versions
 
@@ -29,7 +29,7 @@ landing_sales = AssetSpec(
     },
     deps=[landing_sales, "demo_run_config"],
 )
-def unified_sales_data(mrs: MRSConfig):
+def unified_sales_data(mrs: MRSConfig, run_mode: RunMode):
     """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters."""
     if not (mrs.path / "landing" / "sales").is_dir():
         raise Failure(f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?")
@@ -41,7 +41,7 @@ def unified_sales_data(mrs: MRSConfig):
         if isinstance(rows, Exception):
             errors.append(unreadable_file(source_file, f"unreadable file: {rows}", run_id))
             continue
-        ok, bad = parse_sales_rows(rows, source_file, run_id)
+        ok, bad = parse_sales_rows(run_mode.limit(rows), source_file, run_id)
         valid.append(ok)
         errors.append(bad)
     unified = _concat(valid, UNIFIED_SALES_DATA)

@@ -3,7 +3,7 @@ from dagster import AssetExecutionContext, AssetOut, AssetSpec, Config, Output, 
 
 from mrs_dagster.assets.dagster_types import contract, contract_metadata
 from mrs_dagster.hydration import hydrate, read_report_logs
-from mrs_dagster.resources import MRSConfig
+from mrs_dagster.resources import NON_CRITICAL_INPUTS, MRSConfig, RunMode
 from mrs_dagster.stages.finalisation import finalise_reports
 from mrs_dagster.stages.timestamps import as_utc
 
@@ -37,12 +37,17 @@ _CONSOLIDATED_FROM = [
 ]
 
 
+def _dropped(run_mode: RunMode) -> set[str]:
+    return {name for name in NON_CRITICAL_INPUTS if run_mode.dropped(name)}
+
+
 @asset(group_name="review", deps=_CONSOLIDATED_FROM, **contract("minority_reports_finalised_log"))
-def minority_reports_finalised_log(context: AssetExecutionContext, mrs: MRSConfig) -> pd.DataFrame:
+def minority_reports_finalised_log(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode) -> pd.DataFrame:
     """MRFL: one consolidated row per detected report with provenance and degradation; always a
     valid row for every report, whatever is down (seed 001 §7)."""
     run_id = mrs.current_run_id()
-    finalised = finalise_reports(read_report_logs(mrs.lake(), run_id), run_id)
+    logs = read_report_logs(run_mode.lake(mrs), run_id, down=_dropped(run_mode))
+    finalised = finalise_reports(logs, run_id)
     context.add_output_metadata(
         {"reports": len(finalised), "degraded_reports": int(finalised["is_degraded"].sum())}
     )
@@ -53,9 +58,10 @@ def minority_reports_finalised_log(context: AssetExecutionContext, mrs: MRSConfi
     outs={name: AssetOut(group_name="review", **contract(name)) for name in ("minority_reports", "minority_events")},
     deps=["minority_reports_finalised_log", *_CONSOLIDATED_FROM],
 )
-def hydrated_views(mrs: MRSConfig, config: HydrateConfig):
+def hydrated_views(mrs: MRSConfig, run_mode: RunMode, config: HydrateConfig):
     """Hydrate, the only current-state read: minority_reports and minority_events, filtered to the
     run_id of demo_run_config, as of `as_of` when given."""
-    reports, events = hydrate(mrs.lake(), mrs.current_run_id(), as_utc(config.as_of) if config.as_of else None)
+    as_of = as_utc(config.as_of) if config.as_of else None
+    reports, events = hydrate(run_mode.lake(mrs), mrs.current_run_id(), as_of, down=_dropped(run_mode))
     yield Output(reports, "minority_reports", metadata={"reports": len(reports), "as_of": config.as_of or "now"})
     yield Output(events, "minority_events", metadata={"events": len(events), "as_of": config.as_of or "now"})

@@ -1,0 +1,97 @@
+"""Operating MRS: SLO checks, fault injection of every non-critical input, dry run."""
+
+import pytest
+from dagster import DagsterInstance
+
+from mrs_dagster.definitions import MAIN_JOB, build_definitions
+from mrs_dagster.lake import Lake
+from mrs_dagster.resources import DRY_RUN_NAMESPACE, NON_CRITICAL_INPUTS
+from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
+
+TINY_WORLD = WorldSpec(seed=101, stores=4, skus=12, days=9)
+SLO_CHECKS = {
+    ("unified_sales_data_errors", "error_rate"),
+    ("minority_reports_proposed_attribution_log", "attribution_coverage"),
+    ("minority_reports_detected_log", "detection_on_models"),
+    ("minority_reports_finalised_log", "reports_not_degraded"),
+    *((name, "data_lag") for name in (
+        "baseline_sales_model_prediction_log", "anomaly_classifier_model_prediction_log",
+        "minority_reports_detected_log", "minority_reports_clustered_log",
+        "minority_reports_proposed_attribution_log", "minority_reports_finalised_log", "minority_reports_cohorted_log",
+    )),
+}
+# What each dropped input must show: the check that flags it and, for consolidation, the reason.
+FLAGGED_BY = {
+    "stores": "MRPAL_down",
+    "skus": "MRPAL_down",
+    "campaigns": "MRPAL_down",
+    "context_events": "MRPAL_down",
+    "baseline_sales_model_prediction_log": None,
+    "anomaly_classifier_model_prediction_log": None,
+    "minority_reports_clustered_log": "MRCL_down",
+    "minority_reports_proposed_attribution_log": "MRPAL_down",
+    "minority_reports_cohorted_log": "MRCH_down",
+    "minority_events_ended_log": "MEEL_down",
+    "user_edits_log": "EDITS_down",
+    "user_minority_events_edits_log": "EVENT_EDITS_down",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_world():
+    return generate_world(TINY_WORLD)
+
+
+def run_job(data_dir, run_mode: dict | None = None):
+    job = build_definitions(data_dir).resolve_job_def(MAIN_JOB)
+    run_config = {"resources": {"run_mode": {"config": run_mode}}} if run_mode else None
+    result = job.execute_in_process(run_config=run_config, instance=DagsterInstance.ephemeral())
+    assert result.success
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    return {(ev.asset_key.path[-1], ev.check_name): ev for ev in evaluations}
+
+
+def test_a_healthy_run_meets_every_slo(world_dir):
+    checks = run_job(world_dir)
+    assert SLO_CHECKS <= set(checks)
+    assert {k for k in SLO_CHECKS if not checks[k].passed} == set()
+    assert checks[("minority_reports_detected_log", "data_lag")].metadata["lag_minutes"].value == 0
+
+
+def test_every_non_critical_input_dropped_degrades_and_is_flagged(tmp_path, tiny_world):
+    assert set(FLAGGED_BY) == set(NON_CRITICAL_INPUTS)
+    for name, reason in FLAGGED_BY.items():
+        data_dir = tmp_path / name
+        write_world(tiny_world, data_dir)
+        checks = run_job(data_dir, {"drop": [name]})
+        if reason is None:
+            flagged = checks[("minority_reports_detected_log", "detection_on_models")]
+            assert not flagged.passed and flagged.metadata["degraded_reports"].value > 0, name
+        else:
+            flagged = checks[("minority_reports_finalised_log", "reports_not_degraded")]
+            assert not flagged.passed, name
+            assert flagged.metadata["degraded_by_reason"].value.get(reason, 0) > 0, (name, flagged.metadata)
+
+
+def test_an_unknown_input_to_drop_is_a_clear_error(world_dir):
+    job = build_definitions(world_dir).resolve_job_def(MAIN_JOB)
+    with pytest.raises(Exception, match="run_mode") as error:
+        job.execute_in_process(
+            run_config={"resources": {"run_mode": {"config": {"drop": ["weather_api"]}}}},
+            instance=DagsterInstance.ephemeral(),
+        )
+    assert "weather_api not droppable; choose from stores" in str(error.value.__cause__)
+    assert not Lake(world_dir / "lake").exists("unified_sales_data")
+
+
+def test_a_dry_run_reads_1000_rows_per_input_and_writes_apart_from_the_real_logs(world_dir):
+    run_job(world_dir, {"dry_run": True})
+    real, dry = Lake(world_dir / "lake"), Lake(world_dir / "lake", namespace=DRY_RUN_NAMESPACE)
+    assert not real.exists("unified_sales_data") and not real.exists("minority_reports_finalised_log")
+    assert dry.exists("unified_sales_data") and dry.exists("sales_timeseries_data")
+    files = len(list((world_dir / "landing" / "sales").glob("*")))
+    assert len(dry.read("unified_sales_data")) <= 1000 * files
+    assert len(dry.read("sales_timeseries_data")) <= 1000
+    run_job(world_dir)
+    assert len(real.read("sales_timeseries_data")) > 1000
+    assert len(dry.read("sales_timeseries_data")) <= 1000
