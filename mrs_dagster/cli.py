@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrs_dagster.contracts import DATASETS, conform
+from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, conform
 from mrs_dagster.hydration import hydrate
 from mrs_dagster.lake import Lake, UnknownDatasetError, dataset
 from mrs_dagster.landing import read_reference, read_truth
@@ -146,6 +146,26 @@ def cmd_export(args) -> None:
     print(f"wrote {len(frame):,} rows of {args.name} to {out}")
 
 
+DEAD_LETTERS = ("unified_sales_data_errors", *sorted(DEAD_LETTER_TABLES))
+
+
+def cmd_errors(args) -> None:
+    data_dir = _data_dir(args)
+    run_id = MRSConfig(data_dir=str(data_dir), run_id=args.run_id).current_run_id()
+    lake = Lake(data_dir / "lake")
+    if args.name is None:
+        counts = [(name, len(lake.read(name, run_id=run_id)) if lake.exists(name) else 0) for name in DEAD_LETTERS]
+        print(pd.DataFrame(counts, columns=["dead letters", "rows"]).to_markdown(index=False))
+        return
+    name = args.name if args.name.endswith("_errors") else f"{args.name}_errors"
+    if name not in DEAD_LETTERS:
+        raise UsageError(f"no dead letters called {args.name!r}; one of: {', '.join(DEAD_LETTERS)}")
+    rows = lake.read(name, run_id=run_id)
+    print(f"{len(rows):,} dead letter(s) in {name} for run_id {run_id}")
+    if len(rows):
+        print(rows.head(args.limit).to_markdown(index=False))
+
+
 def cmd_evaluate(args) -> None:
     data_dir = _data_dir(args)
     try:
@@ -242,6 +262,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--as-of", type=_timestamp, help="only rows with written_at <= this timestamp (naive = UTC)")
     e.add_argument("--run-id", help="rows of this run_id (default: the current one)")
     e.set_defaults(func=cmd_export)
+    er = with_data_dir(sub.add_parser("errors", help="list the dead letters: counts, or one table's rows"))
+    er.add_argument("name", nargs="?", help="a dead-letter table, or the dataset whose dead letters to show")
+    er.add_argument("--limit", type=_positive, default=20, help="rows to show (default 20)")
+    er.add_argument("--run-id", help="dead letters of this run_id (default: the current one)")
+    er.set_defaults(func=cmd_errors)
     v = with_data_dir(sub.add_parser("evaluate", help="score events against truth/anomalies.csv"))
     v.add_argument("--run-id", help="events of this run_id (default: the current one)")
     v.add_argument("--detector", choices=["logged", "heuristic"], default="logged",

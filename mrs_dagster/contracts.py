@@ -446,9 +446,56 @@ DEMO_RUN_CONFIG = _dataset(
     key=("run_id", "config_source"),
 )
 
+_LOGS = (
+    SALES_TIMESERIES_DATA,
+    BASELINE_SALES_MODEL_PREDICTION_LOG,
+    ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG,
+    MINORITY_REPORTS_DETECTED_LOG,
+    MINORITY_REPORTS_COHORTED_LOG,
+    MINORITY_EVENT_LOG,
+    MINORITY_EVENTS_ENDED_LOG,
+    MINORITY_REPORTS_CLUSTERED_LOG,
+    MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG,
+    MINORITY_REPORTS_FINALISED_LOG,
+)
+
+
+def _errors_dataset(log: Dataset) -> Dataset:
+    return _dataset(
+        f"{log.name}_errors",
+        f"Dead letters of {log.name}: rows its stage produced that break the contract (seed 001 §3).",
+        {
+            "report_id": _str(nullable=True, description="the row's report_id or event_id, where it has one"),
+            "raw_payload": _str(description="the row as JSON"),
+            "error": _str(),
+            **_RUN,
+        },
+        key=("raw_payload", "error", "run_id"),
+    )
+
+
+REFERENCE_DATA_ERRORS = _dataset(
+    "reference_data_errors",
+    "Dead letters of reference data: rows of reference/*.csv that cannot be used (blank ids, bad dates).",
+    {
+        "source_file": _str(),
+        "source_line": _int(description="1-based data line"),
+        "raw_payload": _str(description="the raw row as JSON"),
+        "error": _str(),
+        **_RUN,
+    },
+    key=("source_file", "source_line", "run_id"),
+)
+
+STAGE_ERRORS: dict[str, Dataset] = {log.name: _errors_dataset(log) for log in _LOGS}
+# Dead-letter tables written beside an asset's output, not assets of their own (see `mrs errors`).
+DEAD_LETTER_TABLES = frozenset({*(errors.name for errors in STAGE_ERRORS.values()), REFERENCE_DATA_ERRORS.name})
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
+        *STAGE_ERRORS.values(),
+        REFERENCE_DATA_ERRORS,
         DEMO_RUN_CONFIG,
         UNIFIED_SALES_DATA,
         UNIFIED_SALES_DATA_ERRORS,
@@ -474,6 +521,20 @@ DATASETS: dict[str, Dataset] = {
 def conform(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     """Validate `df` against the dataset's contract; return it coerced, in contract column order."""
     return dataset.schema.validate(df, lazy=True)[dataset.columns]
+
+
+def split_valid(dataset: Dataset, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rows that pass the contract, conformed; the others with an `error` column). Problems
+    with the frame as a whole (a missing column) still raise: no row of it could be valid."""
+    try:
+        return conform(dataset, df), df.iloc[0:0].assign(error=pd.Series(dtype=str))
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        if cases["index"].isna().any():
+            raise
+        reasons = (cases["column"].astype(str) + ": " + cases["check"].astype(str)).groupby(cases["index"]).agg("; ".join)
+        bad = df.index.isin(reasons.index)
+        return conform(dataset, df[~bad]), df[bad].assign(error=reasons.reindex(df.index[bad]).to_numpy())
 
 
 # Reference inputs are read, not written; their expected columns live here too.

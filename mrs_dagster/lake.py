@@ -16,7 +16,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThanOrEqual
 
-from mrs_dagster.contracts import DATASETS, Dataset, conform
+from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, Dataset, conform, split_valid
 from mrs_dagster.stages.timestamps import as_utc
 
 
@@ -79,6 +79,19 @@ class Lake:
         table.append(pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False))
         return len(rows)
 
+    def write(self, name: str, df: pd.DataFrame) -> tuple[int, int]:
+        """Append the rows that pass the contract (dedup on the key) and route the others to the
+        log's `<name>_errors` dead letters, so one bad row never costs the valid ones.
+
+        Returns (rows appended, rows dead-lettered)."""
+        errors = STAGE_ERRORS.get(name)
+        if errors is None:
+            return self.append(name, df), 0
+        valid, invalid = split_valid(dataset(name), df)
+        if not invalid.empty:
+            self.append(errors.name, dead_letters(invalid))
+        return self.append(name, valid), len(invalid)
+
     def _view_path(self, name: str) -> Path:
         return self.lake_dir / "views" / self.namespace / f"{name}.parquet"
 
@@ -113,6 +126,16 @@ class Lake:
             row_filter = And(row_filter, EqualTo("run_id", run_id))
         arrow = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter).to_arrow()
         return conform(ds, arrow.to_pandas())
+
+
+def dead_letters(invalid: pd.DataFrame) -> pd.DataFrame:
+    """Dead-letter rows (report_id where known, the row as JSON, the error) for invalid rows."""
+    ids = invalid["report_id"] if "report_id" in invalid else invalid.get("event_id", pd.Series(None, index=invalid.index))
+    payload = invalid.drop(columns="error").to_json(orient="records", lines=True, date_format="iso").splitlines()
+    run_id = invalid["run_id"].fillna("unknown") if "run_id" in invalid else "unknown"
+    return pd.DataFrame(
+        {"report_id": ids.astype(object).where(ids.notna(), None), "raw_payload": payload, "error": invalid["error"], "run_id": run_id}
+    )
 
 
 def conform_keys(ds: Dataset, keys: pd.DataFrame) -> pd.DataFrame:

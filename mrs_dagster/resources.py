@@ -145,8 +145,10 @@ class LakeIOManager(ConfigurableIOManager):
         if dataset(name).is_view:
             context.add_output_metadata({"rows": lake.replace_view(name, obj)})
             return
-        appended = lake.append(name, obj)
-        context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj)})
+        appended, dead = lake.write(name, obj)
+        context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj), "dead_letters": dead})
+        if dead:
+            context.log.error(f"{dead} row(s) of {name} broke the contract: see {name}_errors (mrs errors {name})")
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()

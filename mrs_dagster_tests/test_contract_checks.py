@@ -4,11 +4,11 @@ import pyarrow
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from mrs_dagster.assets.contract_checks import CHECKS
-from mrs_dagster.contracts import DATASETS
+from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
 from mrs_dagster.lake import Lake, dataset
 
-LOGS = [name for name, ds in DATASETS.items() if not ds.is_view]
+LOGS = [name for name, ds in DATASETS.items() if not ds.is_view and name not in DEAD_LETTER_TABLES]
 
 
 def run_main_job(data_dir):

@@ -4,7 +4,7 @@ stops the assets downstream of it in the same run."""
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSpec, MetadataValue, multi_asset_check
 
-from mrs_dagster.contracts import DATASETS, contract_report
+from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS, contract_report
 from mrs_dagster.resources import MRSConfig, RunMode
 
 CHECKS = ("contract", "idempotent_key_unique", "required_columns_not_null")
@@ -24,9 +24,11 @@ def contract_checks(name: str):
         rows = lake.read(name, run_id=mrs.current_run_id()) if lake.exists(name) else dataset.empty()
         report = contract_report(dataset, rows)
         sample = report.contract_failures.head(10)
+        errors = STAGE_ERRORS.get(name)
+        dead = len(lake.read(errors.name, run_id=mrs.current_run_id())) if errors and lake.exists(errors.name) else 0
         yield AssetCheckResult(
-            asset_key=name, check_name="contract", passed=report.contract_failures.empty,
-            metadata={"rows": len(rows), "failures": len(report.contract_failures),
+            asset_key=name, check_name="contract", passed=report.contract_failures.empty and dead == 0,
+            metadata={"rows": len(rows), "failures": len(report.contract_failures), "dead_letters": dead,
                       "sample": MetadataValue.md(sample.to_markdown(index=False) if len(sample) else "none")},
         )
         yield AssetCheckResult(
@@ -42,9 +44,10 @@ def contract_checks(name: str):
 
 
 _DESCRIPTIONS = {
-    "contract": "Every row of this run_id passes the dataset's pandera contract (contracts.py).",
+    "contract": "Every row of this run_id passes the dataset's pandera contract (contracts.py) and its stage "
+    "wrote no dead letters.",
     "idempotent_key_unique": "No two rows share the idempotent key ({key}).",
     "required_columns_not_null": "No NULL in a column the contract does not allow to be NULL.",
 }
 
-LOG_CHECKS = [contract_checks(name) for name, ds in DATASETS.items() if not ds.is_view]
+LOG_CHECKS = [contract_checks(name) for name, ds in DATASETS.items() if not ds.is_view and name not in DEAD_LETTER_TABLES]

@@ -1,5 +1,7 @@
-"""Each dataset's contract as Dagster sees it: the output type that validates every asset output
-(dagster-pandera) and the column schema shown on the asset's page."""
+"""Each dataset's contract as Dagster sees it: the column schema shown on the asset's page (built
+by dagster-pandera) and the idempotent key. Outputs are validated where they are written
+(`Lake.write`): rows that break the contract become dead letters instead of failing the step,
+and the blocking contract checks stop what is downstream."""
 
 from __future__ import annotations
 
@@ -25,4 +27,4 @@ def contract_metadata(name: str) -> dict:
 
 def contract(name: str) -> dict:
     """Keyword arguments for an `@asset` or `AssetOut` producing dataset `name`."""
-    return {"dagster_type": _DAGSTER_TYPES[name], "metadata": contract_metadata(name)}
+    return {"metadata": contract_metadata(name)}

@@ -8,6 +8,8 @@ from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
 from mrs_dagster.stages.clustering import cluster_reports, unclustered
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.ingest import dead_letter_rows
+from mrs_dagster.stages.reference import usable_reference
 
 
 def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame | None:
@@ -24,7 +26,11 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode
     if frame is None:
         context.log.warning(f"reference/{name}.csv missing, continuing without it")
         return None
-    return run_mode.limit(frame)
+    usable, unusable = usable_reference(name, run_mode.limit(frame))
+    if len(unusable):
+        context.log.warning(f"reference/{name}.csv: {len(unusable)} unusable row(s) in reference_data_errors")
+        run_mode.lake(mrs).append("reference_data_errors", dead_letter_rows(unusable, f"reference/{name}.csv", mrs.current_run_id()))
+    return usable
 
 
 @asset(group_name="explain", deps=[reference_data], **contract("minority_reports_clustered_log"))

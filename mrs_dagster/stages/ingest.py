@@ -9,6 +9,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
+from mrs_dagster.stages.validation import row_errors
 
 
 def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -43,9 +44,7 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
         "sales_value is not a finite number": ~np.isfinite(sales_value.astype(float)).fillna(False),
         "feed_version is not an integer >= 1": ~(feed_version.ge(1) & feed_version.mod(1).eq(0)).fillna(False),
     }
-    reasons = pd.Series("", index=raw.index)
-    for reason, bad in problems.items():
-        reasons = reasons.where(~bad.to_numpy(), reasons + np.where(reasons.eq(""), "", "; ") + reason)
+    reasons = row_errors(problems, raw.index)
     ok = reasons.eq("").to_numpy()
 
     valid = pd.DataFrame(
@@ -70,6 +69,12 @@ def unreadable_file(source_file: str, error: str, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(
         {"source_file": [source_file], "source_line": [0], "raw_payload": [""], "error": [error], "run_id": [run_id]}
     )
+
+
+def dead_letter_rows(invalid: pd.DataFrame, source_file: str, run_id: str) -> pd.DataFrame:
+    """Dead letters (source_file, source_line, raw_payload, error) for the rows of a file read in
+    line order (index 0 = line 1) with their `error`."""
+    return _dead_letters(invalid.drop(columns="error"), invalid["error"], source_file, invalid.index + 1, run_id)
 
 
 def _dead_letters(raw: pd.DataFrame, reasons: pd.Series, source_file: str, lines, run_id: str) -> pd.DataFrame:
