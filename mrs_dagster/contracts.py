@@ -545,6 +545,15 @@ REFERENCE_COLUMNS: dict[str, tuple[str, ...]] = {
     "context_events": ("event_id", "kind", "region", "store_id", "start", "end", "description"),
     "analysts": ("analyst_id", "name", "active", "daily_capacity"),
 }
+# Without these a reference file is unusable; any other column may be absent (schema drift) and
+# reads as blank, the reference files' NULL.
+REFERENCE_REQUIRED: dict[str, tuple[str, ...]] = {
+    "stores": ("store_id", "region"),
+    "skus": ("sku", "category"),
+    "campaigns": ("campaign_id", "start", "end"),
+    "context_events": ("event_id", "kind", "start", "end"),
+    "analysts": ("analyst_id", "active"),
+}
 LANDING_COLUMNS = ("retailer", "store_id", "sku", "ts", "units", "sales_value")
 TRUTH_COLUMNS = ("store_id", "sku", "start", "end", "cause")
 

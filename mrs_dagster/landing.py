@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrs_dagster.contracts import REFERENCE_COLUMNS
+from mrs_dagster.contracts import REFERENCE_COLUMNS, REFERENCE_REQUIRED
 
 SALES_SUFFIXES = (".csv", ".parquet")
 
@@ -42,17 +42,18 @@ def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Except
 
 
 def read_reference(data_dir: Path, name: str) -> pd.DataFrame | None:
-    """`reference/<name>.csv` as strings (blank cells ""), or None when the file is missing.
+    """`reference/<name>.csv` as strings (blank cells ""), or None when the file is missing. An
+    optional column the file lacks is added blank; unknown extra columns are dropped.
 
-    Raises ValueError when the file lacks a contract column."""
+    Raises ValueError when the file lacks a required column."""
     path = Path(data_dir) / "reference" / f"{name}.csv"
     if not path.is_file():
         return None
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in REFERENCE_COLUMNS[name] if c not in frame.columns]
+    missing = [c for c in REFERENCE_REQUIRED[name] if c not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-    return frame
+    return frame.reindex(columns=list(REFERENCE_COLUMNS[name]), fill_value="")
 
 
 def read_truth(data_dir: Path) -> pd.DataFrame:
