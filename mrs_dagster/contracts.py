@@ -83,6 +83,7 @@ def _dataset(
 
 
 _ARROW_TYPES = {
+    "boolean": pyarrow.bool_(),
     "str": pyarrow.string(),
     "int64": pyarrow.int64(),
     "Int64": pyarrow.int64(),
@@ -439,6 +440,41 @@ MINORITY_EVENTS = _dataset(
     is_view=True,
 )
 
+HEALTH = _dataset(
+    "health",
+    "Per log, the state at a glance (seed 001 §11 health views): newest written_at, rows by status, "
+    "dead letters, degraded share, attribution coverage and lag behind the data.",
+    {
+        "dataset": _str(),
+        "last_written_at": _ts(nullable=True),
+        "rows": _int(),
+        "rows_by_status": _str(description="JSON: rows per value of the log's status column"),
+        "dead_letters": _int(),
+        "degraded_share": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
+        "coverage": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
+        "lag_minutes": _float(nullable=True),
+        "slo_met": pa.Column("boolean", nullable=True),
+        **_RUN,
+    },
+    key=("dataset", "run_id"),
+    is_view=True,
+)
+
+DATA_GAPS = _dataset(
+    "data_gaps",
+    "Where a store's data is missing during its trading hours (a silent feed, a day not delivered): "
+    "those ticks are not scored as zero sales until the data arrives.",
+    {
+        "store_id": _str(),
+        "gap_start": _ts(),
+        "gap_end": _ts(description="the last missing tick"),
+        "ticks": _int(),
+        **_RUN,
+    },
+    key=("store_id", "gap_start", "run_id"),
+    is_view=True,
+)
+
 DEMO_RUN_CONFIG = _dataset(
     "demo_run_config",
     "The run_id stamped on every row, and the config file it came from.",
@@ -514,6 +550,8 @@ DATASETS: dict[str, Dataset] = {
         MINORITY_REPORTS_FINALISED_LOG,
         MINORITY_REPORTS,
         MINORITY_EVENTS,
+        HEALTH,
+        DATA_GAPS,
     )
 }
 

@@ -1,11 +1,16 @@
 """Operating MRS: SLO checks, fault injection of every non-critical input, dry run."""
 
+import json
+
+import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
 from mrs_dagster.lake import Lake
+from mrs_dagster.landing import read_delivery
 from mrs_dagster.resources import DRY_RUN_NAMESPACE, NON_CRITICAL_INPUTS
+from mrs_dagster.stages.timestamps import parse_timestamps
 from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
 
 TINY_WORLD = WorldSpec(seed=101, stores=4, skus=12, days=9)
@@ -95,3 +100,38 @@ def test_a_dry_run_reads_1000_rows_per_input_and_writes_apart_from_the_real_logs
     run_job(world_dir)
     assert len(real.read("sales_timeseries_data")) > 1000
     assert len(dry.read("sales_timeseries_data")) <= 1000
+
+
+def silence(data_dir, store_id: str, start: str, end: str) -> None:
+    """Remove every row of a store in [start, end) from its deliveries: the feed went silent."""
+    for path in (data_dir / "landing" / "sales").iterdir():
+        rows = read_delivery(path)
+        ts = parse_timestamps(rows["ts"])
+        keep = ~((rows["store_id"].astype(str) == store_id) & (ts >= pd.Timestamp(start, tz="UTC")) & (ts < pd.Timestamp(end, tz="UTC")))
+        if not keep.all():
+            rows[keep.to_numpy()].to_parquet(path) if path.suffix == ".parquet" else rows[keep.to_numpy()].to_csv(path, index=False)
+
+
+def test_a_silent_store_is_a_data_gap_in_health_and_is_not_scored_as_zero_sales(world_dir):
+    silence(world_dir, "301", "2026-03-10 12:00", "2026-03-10 15:00")
+    checks = run_job(world_dir)
+    lake = Lake(world_dir / "lake")
+    gaps = lake.read("data_gaps")
+    assert gaps[["store_id", "gap_start", "gap_end", "ticks"]].values.tolist() == [
+        ["301", pd.Timestamp("2026-03-10 12:00", tz="UTC"), pd.Timestamp("2026-03-10 14:55", tz="UTC"), 36]
+    ]
+    assert not checks[("data_gaps", "no_data_gaps")].passed
+    scored = lake.read("anomaly_classifier_model_prediction_log")
+    in_gap = (scored["store_id"] == "301") & scored["ts"].between(gaps["gap_start"].iat[0], gaps["gap_end"].iat[0])
+    assert not in_gap.any()
+    reports = lake.read("minority_reports_detected_log")
+    assert not ((reports["store_id"] == "301") & reports["written_at"].between(gaps["gap_start"].iat[0], gaps["gap_end"].iat[0])).any()
+
+    health = lake.read("health").set_index("dataset")
+    assert health.loc["minority_reports_detected_log", "rows"] == len(reports)
+    assert health.loc["unified_sales_data", "dead_letters"] == len(lake.read("unified_sales_data_errors"))
+    assert json.loads(health.loc["minority_reports_finalised_log", "rows_by_status"]) == {"proposed": len(lake.read("minority_reports_finalised_log"))}
+    assert health.loc["minority_reports_finalised_log", "degraded_share"] == 0
+    assert health.loc["minority_reports_proposed_attribution_log", "coverage"] >= 0.8
+    assert health.loc["anomaly_classifier_model_prediction_log", "lag_minutes"] == 0
+    assert health.loc["anomaly_classifier_model_prediction_log", "slo_met"]

@@ -99,5 +99,15 @@ def reports_not_degraded(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
     )
 
 
+@asset_check(asset="data_gaps", name="no_data_gaps",
+             description="No store went silent during its trading hours (missing data is not a stockout).")
+def no_data_gaps(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
+    gaps = _read(mrs, run_mode, "data_gaps")
+    return AssetCheckResult(
+        passed=gaps.empty, severity=AssetCheckSeverity.WARN,
+        metadata={"data_gaps": len(gaps), "stores": sorted(gaps["store_id"].unique().tolist())},
+    )
+
+
 SLO_CHECKS = [*(_lag_check(name) for name in LAG_CHECKED), error_rate, attribution_coverage, detection_on_models,
-              reports_not_degraded]
+              reports_not_degraded, no_data_gaps]

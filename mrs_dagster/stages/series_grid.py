@@ -2,6 +2,10 @@
 
 A store's ticks on a day run from its first to its last delivered tick that day: a tick with no row
 for a SKU inside that span means the SKU sold nothing; outside it the store was not trading.
+Missing data is not a stockout: a run of at least `MIN_SILENT_TICKS` ticks inside that span with
+no row for any SKU is a data gap (the feed went silent, as ThirdEye's DATA_MISSING), and its
+ticks are left out of the grid, so nothing scores them as zero sales until the data arrives. A
+day on which other stores delivered and this one did not is a data gap too (`data_gaps`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 from mrs_dagster.stages.timestamps import TICK
 
 TICKS_PER_DAY = 288
+MIN_SILENT_TICKS = 6  # 30 minutes without a row for any SKU
 _NS_PER_DAY = 86_400 * 10**9
 _NS_PER_TICK = TICK.value
 
@@ -71,9 +76,8 @@ def store_grid(store_series: pd.DataFrame) -> StoreGrid:
     """The dense grid of one store's current series (columns store_id, sku, ts, units, sales_value,
     feed_version)."""
     ts_ns = pd.DatetimeIndex(store_series["ts"]).asi8
-    day = ts_ns // _NS_PER_DAY
-    spans = pd.DataFrame({"day": day, "ts": ts_ns}).groupby("day")["ts"].agg(["min", "max"])
-    ticks = np.concatenate([np.arange(lo, hi + 1, _NS_PER_TICK) for lo, hi in zip(spans["min"], spans["max"])])
+    ticks, silent = _trading_ticks(ts_ns)
+    ticks = ticks[~silent]
     tick_index = pd.DatetimeIndex(ticks, tz="UTC")
     skus = np.sort(store_series["sku"].unique())
     k = np.searchsorted(skus, store_series["sku"].to_numpy())
@@ -91,3 +95,39 @@ def store_grids(series: pd.DataFrame):
     """Yield a StoreGrid per store, in store order."""
     for _, store_series in series.groupby("store_id", sort=True):
         yield store_grid(store_series)
+
+
+def _trading_ticks(ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A store's trading ticks (first to last delivered tick of each day) and which of them lie in
+    a silent run of at least MIN_SILENT_TICKS."""
+    day = ts_ns // _NS_PER_DAY
+    spans = pd.DataFrame({"day": day, "ts": ts_ns}).groupby("day")["ts"].agg(["min", "max"])
+    ticks = np.concatenate([np.arange(lo, hi + 1, _NS_PER_TICK) for lo, hi in zip(spans["min"], spans["max"])])
+    empty = np.ones(len(ticks), dtype=bool)
+    empty[np.searchsorted(ticks, np.unique(ts_ns))] = False
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], empty.astype(np.int8), [0]])))
+    silent = np.zeros(len(ticks), dtype=bool)
+    for start, end in zip(edges[::2], edges[1::2]):
+        if end - start >= MIN_SILENT_TICKS:
+            silent[start:end] = True
+    return ticks, silent
+
+
+def data_gaps(series: pd.DataFrame) -> pd.DataFrame:
+    """Where a store's data is missing: silent runs inside its trading hours, and days other
+    stores delivered and it did not. Columns store_id, gap_start, gap_end (last missing tick), ticks."""
+    rows = []
+    all_days = series.groupby(series["ts"].dt.normalize())["ts"].agg(["min", "max"])
+    for store_id, store_series in series.groupby("store_id", sort=True):
+        ticks, silent = _trading_ticks(pd.DatetimeIndex(store_series["ts"]).asi8)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
+        for start, end in zip(edges[::2], edges[1::2]):
+            rows.append((store_id, ticks[start], ticks[end - 1], end - start))
+        missing_days = all_days.index.difference(store_series["ts"].dt.normalize().unique())
+        for day in missing_days:
+            lo, hi = all_days.loc[day, "min"], all_days.loc[day, "max"]
+            rows.append((store_id, lo.value, hi.value, (hi - lo) // TICK + 1))
+    gaps = pd.DataFrame(rows, columns=["store_id", "gap_start", "gap_end", "ticks"])
+    for column in ("gap_start", "gap_end"):
+        gaps[column] = pd.to_datetime(gaps[column].astype("int64"), utc=True)
+    return gaps.sort_values(["store_id", "gap_start"]).reset_index(drop=True)

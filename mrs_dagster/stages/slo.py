@@ -82,3 +82,22 @@ def degradation(reports: pd.DataFrame) -> dict[str, int]:
 
 def unexpected_degradation(reports: pd.DataFrame) -> dict[str, int]:
     return {reason: n for reason, n in degradation(reports).items() if reason not in EXPECTED_DEGRADATION}
+
+
+# The column whose values a log's rows are counted by in the health view.
+STATUS_COLUMNS = {
+    "minority_reports_detected_log": "detection_mode",
+    "minority_reports_cohorted_log": "event_status",
+    "minority_event_log": "event_status",
+    "minority_events_ended_log": "resolution_reason",
+    "minority_reports_clustered_log": "cluster_label",
+    "minority_reports_proposed_attribution_log": "proposed_cause",
+    "minority_reports_finalised_log": "report_status",
+}
+
+
+def rows_by_status(name: str, rows: pd.DataFrame) -> dict[str, int]:
+    column = STATUS_COLUMNS.get(name)
+    if column is None or rows.empty:
+        return {}
+    return {str(k): int(v) for k, v in rows[column].fillna("NULL").value_counts().items()}
