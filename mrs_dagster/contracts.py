@@ -440,6 +440,25 @@ MINORITY_EVENTS = _dataset(
     is_view=True,
 )
 
+ALERT_STATUSES = ("raised", "cleared")
+
+ALERTS_LOG = _dataset(
+    "alerts_log",
+    "SLO alerts (seed 001 §11): one 'raised' row when a check starts to breach, one 'cleared' row when "
+    "it passes again; never a row per evaluation.",
+    {
+        "alert_id": _str(description="one per breach: raised and cleared rows share it"),
+        "asset": _str(),
+        "check_name": _str(),
+        "status": _one_of(ALERT_STATUSES),
+        "severity": _str(),
+        "detail": _str(description="the check's metadata as JSON"),
+        "written_at": _ts(description="when the evaluation that raised or cleared it ran"),
+        **_RUN,
+    },
+    key=("alert_id", "status", "run_id"),
+)
+
 HEALTH = _dataset(
     "health",
     "Per log, the state at a glance (seed 001 §11 health views): newest written_at, rows by status, "
@@ -552,6 +571,7 @@ DATASETS: dict[str, Dataset] = {
         MINORITY_EVENTS,
         HEALTH,
         DATA_GAPS,
+        ALERTS_LOG,
     )
 }
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
-from dagster import AssetSelection, AssetsDefinition, Definitions, FreshnessPolicy, apply_freshness_policy, define_asset_job
+from dagster import (
+    AssetSelection,
+    AssetsDefinition,
+    Definitions,
+    FreshnessPolicy,
+    apply_freshness_policy,
+    define_asset_job,
+)
 
 from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
 from mrs_dagster.assets.config import demo_run_config
@@ -26,8 +34,8 @@ from mrs_dagster.assets.ingest import (
     unified_sales_data,
 )
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
-from mrs_dagster.resources import LakeIOManager, MRSConfig, ReplayScope, RunMode, default_data_dir
-from mrs_dagster.sensors import REPLAY_JOB, corrected_feed_sensor
+from mrs_dagster.resources import AlertWebhook, LakeIOManager, MRSConfig, ReplayScope, RunMode, default_data_dir
+from mrs_dagster.sensors import REPLAY_JOB, corrected_feed_sensor, slo_alerts_sensor
 
 MAIN_JOB = "mrs_all_assets"
 
@@ -70,7 +78,13 @@ ASSETS = [
 def build_resources(data_dir: Path | str | None = None, run_id: str | None = None) -> dict:
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
     run_mode = RunMode.configure_at_launch()  # shared, so the IO manager sees the run's mode
-    return {"mrs": mrs, "run_mode": run_mode, "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode), "scope": ReplayScope()}
+    return {
+        "mrs": mrs,
+        "run_mode": run_mode,
+        "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode),
+        "scope": ReplayScope(),
+        "alert_webhook": AlertWebhook(url=os.environ.get("MRS_ALERT_WEBHOOK_URL")),
+    }
 
 
 def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:
@@ -86,7 +100,7 @@ def build_definitions(data_dir: Path | str | None = None, run_id: str | None = N
                 description="Replay the graph over a scope (resources.scope): what the replay sensors launch.",
             ),
         ],
-        sensors=[corrected_feed_sensor],
+        sensors=[corrected_feed_sensor, slo_alerts_sensor],
     )
 
 

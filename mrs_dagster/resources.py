@@ -3,6 +3,7 @@
 
 import json
 import os
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -128,6 +129,24 @@ class ReplayScope(ConfigurableResource):
     def stores_of(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of `frame` of the scope's stores (all history: a replay needs it)."""
         return frame[frame["store_id"].isin(self.stores)] if self.stores else frame
+
+
+class AlertWebhook(ConfigurableResource):
+    """Where SLO alerts are posted as JSON, besides alerts_log; no URL, no post. A webhook that
+    fails is logged, never a lost alert: the alerts_log row is written first."""
+
+    url: str | None = None
+    timeout_seconds: float = 5.0
+
+    def post(self, alerts: list[dict]) -> None:
+        if not self.url or not alerts:
+            return
+        request = urllib.request.Request(
+            self.url, data=json.dumps({"alerts": alerts}, default=str).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout_seconds):
+            pass
 
 
 class LakeIOManager(ConfigurableIOManager):

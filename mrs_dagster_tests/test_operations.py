@@ -102,14 +102,18 @@ def test_a_dry_run_reads_1000_rows_per_input_and_writes_apart_from_the_real_logs
     assert len(dry.read("sales_timeseries_data")) <= 1000
 
 
-def silence(data_dir, store_id: str, start: str, end: str) -> None:
-    """Remove every row of a store in [start, end) from its deliveries: the feed went silent."""
-    for path in (data_dir / "landing" / "sales").iterdir():
+def silence(data_dir, store_id: str, start: str, end: str) -> pd.DataFrame:
+    """Remove every row of a store in [start, end) from its deliveries (the feed went silent);
+    returns the removed rows."""
+    removed = []
+    for path in sorted((data_dir / "landing" / "sales").iterdir()):
         rows = read_delivery(path)
         ts = parse_timestamps(rows["ts"])
         keep = ~((rows["store_id"].astype(str) == store_id) & (ts >= pd.Timestamp(start, tz="UTC")) & (ts < pd.Timestamp(end, tz="UTC")))
         if not keep.all():
+            removed.append(rows[~keep.to_numpy()])
             rows[keep.to_numpy()].to_parquet(path) if path.suffix == ".parquet" else rows[keep.to_numpy()].to_csv(path, index=False)
+    return pd.concat(removed)
 
 
 def test_a_silent_store_is_a_data_gap_in_health_and_is_not_scored_as_zero_sales(world_dir):
