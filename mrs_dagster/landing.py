@@ -11,6 +11,9 @@ import pandas as pd
 from mrs_dagster.contracts import REFERENCE_COLUMNS, REFERENCE_REQUIRED
 
 SALES_SUFFIXES = (".csv", ".parquet")
+# Errors that say "try again" (a flaky network filesystem), not "this file is broken": they are
+# raised for Dagster's retry policy instead of turning a good file into dead letters.
+TRANSIENT_READ_ERRORS = (TimeoutError, ConnectionError, BlockingIOError, InterruptedError)
 
 
 def landing_files(data_dir: Path) -> list[Path]:
@@ -37,7 +40,9 @@ def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Except
         relative = path.relative_to(data_dir).as_posix()
         try:
             yield relative, read_delivery(path)
-        except Exception as error:  # any unreadable file becomes a dead letter, never a crash
+        except TRANSIENT_READ_ERRORS:
+            raise
+        except Exception as error:  # any other unreadable file becomes a dead letter, never a crash
             yield relative, error
 
 

@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 
 from mrs_dagster.lake import Lake, dataset
@@ -62,6 +62,9 @@ class MRSConfig(ConfigurableResource):
 
 
 DRY_RUN_NAMESPACE = "mrs_dry_run"
+# Concurrency pools (bulkheads, seed 001 §8), limited in dagster.yaml.
+DETECTION_POOL = "mrs_detection"
+REFRESH_POOL = "mrs_refresh"
 # Inputs whose loss degrades a stage instead of stopping it (seed 001 §5): what fault injection may drop.
 NON_CRITICAL_INPUTS = (
     "stores",
@@ -88,6 +91,9 @@ class RunMode(ConfigurableResource):
     dry_run: bool = False
     dry_run_limit: int = 1000
     drop: list[str] = []
+    flaky_reads: int = 0
+    """Fail the first N reads of landing or reference files in the run with a TimeoutError, as a
+    flaky network filesystem would (fault injection of a transient failure)."""
 
     @field_validator("drop")
     @classmethod
@@ -106,6 +112,17 @@ class RunMode(ConfigurableResource):
     def dropped(self, name: str) -> bool:
         return name in self.drop
 
+    def read_attempt(self, run_id: str) -> None:
+        """Call before reading landing or reference files: raises while injected failures remain."""
+        failed = _INJECTED_READ_FAILURES.get(run_id, 0)
+        if failed < self.flaky_reads:
+            _INJECTED_READ_FAILURES[run_id] = failed + 1
+            raise TimeoutError(f"injected transient read failure {failed + 1} of {self.flaky_reads}")
+
+
+# Injected failures so far per Dagster run: retries of a step run in the same process.
+_INJECTED_READ_FAILURES: dict[str, int] = {}
+
 
 class ReplayScope(ConfigurableResource):
     """What a run recomputes: every store and tick by default; a replay (corrected feed, recall)
@@ -116,6 +133,19 @@ class ReplayScope(ConfigurableResource):
     """Only these stores (empty: all)."""
     since: str | None = None
     """Only ticks at or after this ISO timestamp (naive = UTC); earlier rows are left as they are."""
+    max_stores: int = 25
+    """The cap on a replay's worklist (seed 001 §8): the sensors split bigger replays into runs of
+    at most this many stores, and a launch naming more is refused."""
+
+    @model_validator(mode="after")
+    def _capped(self):
+        if len(self.stores) > self.max_stores:
+            raise ValueError(f"scope names {len(self.stores)} stores, more than max_stores={self.max_stores}")
+        return self
+
+    def worklists(self, stores: list[str]) -> list[list[str]]:
+        """`stores` split into runs of at most `max_stores`."""
+        return [stores[i:i + self.max_stores] for i in range(0, len(stores), self.max_stores)]
 
     def narrow(self, frame: pd.DataFrame, ts_column: str = "written_at") -> pd.DataFrame:
         """The rows of `frame` inside the scope."""

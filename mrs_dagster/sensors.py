@@ -9,7 +9,7 @@ from dagster import AssetCheckKey, AssetKey, RunRequest, SensorEvaluationContext
 
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
 from mrs_dagster.landing import landing_files, read_delivery
-from mrs_dagster.resources import AlertWebhook, MRSConfig
+from mrs_dagster.resources import AlertWebhook, MRSConfig, ReplayScope
 from mrs_dagster.stages.alerts import CheckState, alert_transitions
 from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.versions import resend_scope
@@ -22,7 +22,7 @@ REPLAY_JOB = "mrs_replay"
     "feed_version), requests one replay of detection, clustering, attribution, cohorting, finalisation "
     "and hydrate scoped to the resent stores from the first resent tick."
 ))
-def corrected_feed_sensor(context: SensorEvaluationContext, mrs: MRSConfig):
+def corrected_feed_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scope: ReplayScope):
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     new = [path for path in landing_files(mrs.path) if path.name not in seen]
     if not new:
@@ -34,15 +34,16 @@ def corrected_feed_sensor(context: SensorEvaluationContext, mrs: MRSConfig):
         except Exception as error:  # an unreadable file is ingestion's dead letter, not a replay
             context.log.warning(f"{path.name}: unreadable, not a correction: {error}")
             continue
-        scope = resend_scope(rows)
-        if scope is None:
+        resent = resend_scope(rows)
+        if resent is None:
             continue
-        stores, since = scope
-        yield RunRequest(
-            run_key=f"{path.name}:{path.stat().st_mtime_ns}",
-            run_config={"resources": {"scope": {"config": {"stores": stores, "since": since.isoformat()}}}},
-            tags={"mrs/trigger": "corrected_feed", "mrs/delivery": path.name, "mrs/stores": ",".join(stores)},
-        )
+        stores, since = resent
+        for worklist in scope.worklists(stores):
+            yield RunRequest(
+                run_key=f"{path.name}:{path.stat().st_mtime_ns}:{worklist[0]}",
+                run_config={"resources": {"scope": {"config": {"stores": worklist, "since": since.isoformat()}}}},
+                tags={"mrs/trigger": "corrected_feed", "mrs/delivery": path.name, "mrs/stores": ",".join(worklist)},
+            )
     context.update_cursor(json.dumps(sorted(seen | {p.name for p in new})))
 
 

@@ -4,12 +4,20 @@ import json
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance
+import yaml
+from dagster import AssetSelection, DagsterInstance, materialize
 
-from mrs_dagster.definitions import MAIN_JOB, build_definitions
+from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.lake import Lake
 from mrs_dagster.landing import read_delivery
-from mrs_dagster.resources import DRY_RUN_NAMESPACE, NON_CRITICAL_INPUTS
+from mrs_dagster.resources import (
+    DETECTION_POOL,
+    DRY_RUN_NAMESPACE,
+    NON_CRITICAL_INPUTS,
+    PROJECT_ROOT,
+    REFRESH_POOL,
+    ReplayScope,
+)
 from mrs_dagster.stages.timestamps import parse_timestamps
 from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
 
@@ -139,3 +147,48 @@ def test_a_silent_store_is_a_data_gap_in_health_and_is_not_scored_as_zero_sales(
     assert health.loc["minority_reports_proposed_attribution_log", "coverage"] >= 0.8
     assert health.loc["anomaly_classifier_model_prediction_log", "lag_minutes"] == 0
     assert health.loc["anomaly_classifier_model_prediction_log", "slo_met"]
+
+
+INGEST = AssetSelection.assets("demo_run_config", "unified_sales_data", "unified_sales_data_errors")
+
+
+def ingest_with_flaky_reads(data_dir, failures: int):
+    return materialize(
+        ASSETS, resources=build_resources(data_dir), instance=DagsterInstance.ephemeral(), selection=INGEST,
+        run_config={"resources": {"run_mode": {"config": {"flaky_reads": failures}}}}, raise_on_error=False,
+    )
+
+
+def test_a_transient_read_failure_is_retried_with_backoff_and_succeeds(world_dir):
+    result = ingest_with_flaky_reads(world_dir, failures=2)
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert [e.step_key for e in retries] == ["unified_sales_data", "unified_sales_data"]
+    lake = Lake(world_dir / "lake")
+    assert len(lake.read("unified_sales_data")) > 100_000 and lake.read("unified_sales_data_errors")["source_line"].ne(0).all()
+
+
+def test_a_read_failure_that_outlasts_the_retries_fails_loudly_and_writes_nothing(world_dir):
+    result = ingest_with_flaky_reads(world_dir, failures=4)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "injected transient read failure 4 of 4" in failure.event_specific_data.error.cause.message
+    assert not Lake(world_dir / "lake").exists("unified_sales_data")
+
+
+def test_replay_worklists_are_capped_by_configuration():
+    scope = ReplayScope(max_stores=2)
+    assert scope.worklists(["301", "302", "303", "304", "305"]) == [["301", "302"], ["303", "304"], ["305"]]
+    with pytest.raises(ValueError, match="3 stores, more than max_stores=2"):
+        ReplayScope(stores=["301", "302", "303"], max_stores=2)
+
+
+def test_detection_and_refresh_run_in_separate_pools_limited_in_dagster_yaml(world_dir):
+    graph = build_definitions(world_dir).resolve_asset_graph()
+    pools = {key.path[-1]: set(graph.get(key).pools or ()) for key in graph.get_all_asset_keys()}
+    assert {name for name, p in pools.items() if p == {DETECTION_POOL}} == {
+        "baseline_sales_model_prediction_log", "anomaly_classifier_model_prediction_log", "minority_reports_detected_log"}
+    assert {"minority_reports_cohorted_log", "minority_reports_clustered_log", "minority_reports_proposed_attribution_log",
+            "minority_reports_finalised_log", "minority_reports", "health"} <= {n for n, p in pools.items() if p == {REFRESH_POOL}}
+    config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1

@@ -2,7 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
 from mrs_dagster.stages.ingest import current_sales_series
 
@@ -11,6 +11,7 @@ _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events
 
 @multi_asset(
     outs={name: AssetOut(group_name="cohorting", **contract(name)) for name in _LOGS},
+    pool=REFRESH_POOL,
 )
 def minority_reports_cohorted_log(
     context: AssetExecutionContext,

@@ -2,7 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
+from mrs_dagster.resources import DETECTION_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
 from mrs_dagster.stages.detection import detect_minority_reports, models_available
@@ -16,7 +16,7 @@ def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> 
     return scope.stores_of(current_sales_series(sales_timeseries_data))
 
 
-@asset(group_name="detection", **contract("baseline_sales_model_prediction_log"))
+@asset(group_name="detection", pool=DETECTION_POOL, **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
     mrs: MRSConfig, scope: ReplayScope, sales_timeseries_data: pd.DataFrame
 ) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def baseline_sales_model_prediction_log(
     return scope.narrow(baseline_predictions(_current_series(sales_timeseries_data, scope), mrs.current_run_id()))
 
 
-@asset(group_name="detection", **contract("anomaly_classifier_model_prediction_log"))
+@asset(group_name="detection", pool=DETECTION_POOL, **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     mrs: MRSConfig,
     scope: ReplayScope,
@@ -36,7 +36,7 @@ def anomaly_classifier_model_prediction_log(
     return scope.narrow(classifier_predictions(series, baseline_sales_model_prediction_log, mrs.current_run_id()))
 
 
-@asset(group_name="detection", **contract("minority_reports_detected_log"))
+@asset(group_name="detection", pool=DETECTION_POOL, **contract("minority_reports_detected_log"))
 def minority_reports_detected_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,

@@ -2,9 +2,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.assets.ingest import reference_data
-from mrs_dagster.landing import read_reference
-from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
+from mrs_dagster.assets.ingest import READ_RETRY_POLICY, reference_data
+from mrs_dagster.landing import TRANSIENT_READ_ERRORS, read_reference
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
 from mrs_dagster.stages.clustering import cluster_reports, unclustered
 from mrs_dagster.stages.hydrate import latest
@@ -19,7 +19,13 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode
         context.log.warning(f"reference/{name}.csv dropped by fault injection, continuing without it")
         return None
     try:
+        run_mode.read_attempt(context.run_id)
         frame = read_reference(mrs.path, name)
+    except TRANSIENT_READ_ERRORS:
+        if context.retry_number < READ_RETRY_POLICY.max_retries:
+            raise  # retried by the asset's retry policy; on the last attempt, degrade instead
+        context.log.warning(f"reference/{name}.csv still unreadable after retries, continuing without it")
+        return None
     except (OSError, ValueError) as error:
         context.log.warning(f"reference/{name}.csv unusable, continuing without it: {error}")
         return None
@@ -33,7 +39,13 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode
     return usable
 
 
-@asset(group_name="explain", deps=[reference_data], **contract("minority_reports_clustered_log"))
+@asset(
+    group_name="explain",
+    deps=[reference_data],
+    retry_policy=READ_RETRY_POLICY,
+    pool=REFRESH_POOL,
+    **contract("minority_reports_clustered_log"),
+)
 def minority_reports_clustered_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
@@ -59,7 +71,13 @@ def minority_reports_clustered_log(
     return clusters
 
 
-@asset(group_name="explain", deps=[reference_data], **contract("minority_reports_proposed_attribution_log"))
+@asset(
+    group_name="explain",
+    deps=[reference_data],
+    retry_policy=READ_RETRY_POLICY,
+    pool=REFRESH_POOL,
+    **contract("minority_reports_proposed_attribution_log"),
+)
 def minority_reports_proposed_attribution_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,

@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, mult
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.slo_checks import LAG_CHECKED, measure_lag
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS
-from mrs_dagster.resources import MRSConfig, RunMode
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
 from mrs_dagster.stages import slo
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.series_grid import data_gaps
@@ -20,6 +20,7 @@ _DEAD_LETTERS = {**{name: errors.name for name, errors in STAGE_ERRORS.items()},
 @multi_asset(
     outs={name: AssetOut(group_name="operations", **contract(name)) for name in ("health", "data_gaps")},
     deps=[*_LOGS, "sales_feed_versions"],
+    pool=REFRESH_POOL,
 )
 def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
     """The health view (seed 001 §11): per log its newest written_at, rows by status, dead letters,

@@ -1,5 +1,16 @@
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, AssetSpec, Failure, MetadataValue, Output, asset, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetOut,
+    AssetSpec,
+    Backoff,
+    Failure,
+    MetadataValue,
+    Output,
+    RetryPolicy,
+    asset,
+    multi_asset,
+)
 
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
@@ -15,6 +26,9 @@ reference_data = AssetSpec(
     "Optional: a missing or broken file degrades what uses it, never stops the pipeline.",
 )
 
+# Transient read failures: 3 retries after 0.5 s, 1 s, 2 s.
+READ_RETRY_POLICY = RetryPolicy(max_retries=3, delay=0.5, backoff=Backoff.EXPONENTIAL)
+
 landing_sales = AssetSpec(
     "landing_sales",
     group_name="landing",
@@ -28,9 +42,12 @@ landing_sales = AssetSpec(
         "unified_sales_data_errors": AssetOut(group_name="ingest", **contract("unified_sales_data_errors")),
     },
     deps=[landing_sales, "demo_run_config"],
+    retry_policy=READ_RETRY_POLICY,
 )
-def unified_sales_data(mrs: MRSConfig, run_mode: RunMode):
-    """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters."""
+def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
+    """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters. A
+    transient read failure (a flaky filesystem) is retried with exponential backoff."""
+    run_mode.read_attempt(context.run_id)
     if not (mrs.path / "landing" / "sales").is_dir():
         raise Failure(f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?")
     run_id = mrs.current_run_id()

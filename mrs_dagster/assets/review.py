@@ -3,7 +3,7 @@ from dagster import AssetExecutionContext, AssetOut, AssetSpec, Config, Output, 
 
 from mrs_dagster.assets.dagster_types import contract, contract_metadata
 from mrs_dagster.hydration import hydrate, read_report_logs
-from mrs_dagster.resources import NON_CRITICAL_INPUTS, MRSConfig, RunMode
+from mrs_dagster.resources import NON_CRITICAL_INPUTS, REFRESH_POOL, MRSConfig, RunMode
 from mrs_dagster.stages.finalisation import finalise_reports
 from mrs_dagster.stages.timestamps import as_utc
 
@@ -41,7 +41,7 @@ def _dropped(run_mode: RunMode) -> set[str]:
     return {name for name in NON_CRITICAL_INPUTS if run_mode.dropped(name)}
 
 
-@asset(group_name="review", deps=_CONSOLIDATED_FROM, **contract("minority_reports_finalised_log"))
+@asset(group_name="review", deps=_CONSOLIDATED_FROM, pool=REFRESH_POOL, **contract("minority_reports_finalised_log"))
 def minority_reports_finalised_log(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode) -> pd.DataFrame:
     """MRFL: one consolidated row per detected report with provenance and degradation; always a
     valid row for every report, whatever is down (seed 001 §7)."""
@@ -57,6 +57,7 @@ def minority_reports_finalised_log(context: AssetExecutionContext, mrs: MRSConfi
 @multi_asset(
     outs={name: AssetOut(group_name="review", **contract(name)) for name in ("minority_reports", "minority_events")},
     deps=["minority_reports_finalised_log", *_CONSOLIDATED_FROM],
+    pool=REFRESH_POOL,
 )
 def hydrated_views(mrs: MRSConfig, run_mode: RunMode, config: HydrateConfig):
     """Hydrate, the only current-state read: minority_reports and minority_events, filtered to the
