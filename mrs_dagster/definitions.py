@@ -19,7 +19,7 @@ from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
 from mrs_dagster.assets.config import demo_run_config
 from mrs_dagster.assets.contract_checks import LOG_CHECKS
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
-from mrs_dagster.assets.health import health
+from mrs_dagster.assets.health import alerts_log, health
 from mrs_dagster.assets.detection import (
     anomaly_classifier_model_prediction_log,
     baseline_sales_model_prediction_log,
@@ -72,6 +72,7 @@ ASSETS = [
     minority_reports_finalised_log,
     hydrated_views,
     health,
+    alerts_log,
 ]
 
 

@@ -1,9 +1,9 @@
 import json
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output, multi_asset
+from dagster import AssetExecutionContext, AssetOut, AssetSpec, MetadataValue, Output, multi_asset
 
-from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.assets.dagster_types import contract, contract_metadata
 from mrs_dagster.assets.slo_checks import LAG_CHECKED, measure_lag
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
@@ -11,8 +11,16 @@ from mrs_dagster.stages import slo
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.series_grid import data_gaps
 
+# Written by slo_alerts_sensor, not by a run: an external asset, shown beside health.
+alerts_log = AssetSpec(
+    "alerts_log",
+    group_name="operations",
+    description="SLO alerts raised and cleared by slo_alerts_sensor (seed 001 §11), one row each.",
+    metadata=contract_metadata("alerts_log"),
+)
+
 _LOGS = [name for name, ds in DATASETS.items()
-         if not ds.is_view and name not in DEAD_LETTER_TABLES and name != "demo_run_config"]
+         if not ds.is_view and name not in DEAD_LETTER_TABLES and name not in ("demo_run_config", "alerts_log")]
 _DEAD_LETTERS = {**{name: errors.name for name, errors in STAGE_ERRORS.items()},
                  "unified_sales_data": "unified_sales_data_errors"}
 

@@ -49,7 +49,9 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
     transient read failure (a flaky filesystem) is retried with exponential backoff."""
     run_mode.read_attempt(context.run_id)
     if not (mrs.path / "landing" / "sales").is_dir():
-        raise Failure(f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?")
+        raise Failure(
+            f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?", allow_retries=False
+        )
     run_id = mrs.current_run_id()
     valid, errors = [], []
     files = 0
