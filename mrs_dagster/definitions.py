@@ -35,9 +35,19 @@ from mrs_dagster.assets.ingest import (
 )
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
 from mrs_dagster.resources import AlertWebhook, LakeIOManager, MRSConfig, ReplayScope, RunMode, default_data_dir
-from mrs_dagster.sensors import REPLAY_JOB, corrected_feed_sensor, slo_alerts_sensor
+from mrs_dagster.sensors import (
+    RECALL_JOB,
+    REPLAY_JOB,
+    cluster_recall_sensor,
+    corrected_feed_sensor,
+    evidence_recall_sensor,
+    review_reports_scheduler,
+    slo_alerts_sensor,
+)
 
 MAIN_JOB = "mrs_all_assets"
+RECALLED = ["minority_reports_proposed_attribution_log", "minority_reports_finalised_log", "minority_reports",
+            "minority_events"]
 
 # Wall-clock freshness (seed 001 §11): warn past the SLO, fail when a whole day has gone by.
 FRESHNESS = {
@@ -98,10 +108,17 @@ def build_definitions(data_dir: Path | str | None = None, run_id: str | None = N
             define_asset_job(
                 REPLAY_JOB,
                 selection=AssetSelection.all(),
-                description="Replay the graph over a scope (resources.scope): what the replay sensors launch.",
+                description="Replay the graph over a scope (resources.scope): what the corrected-feed sensor launches.",
+            ),
+            define_asset_job(
+                RECALL_JOB,
+                selection=AssetSelection.assets(*RECALLED),
+                description="Re-evaluate the attribution of some reports (resources.scope.report_ids) and "
+                "consolidate: what the recall sensors and the review schedule launch.",
             ),
         ],
-        sensors=[corrected_feed_sensor, slo_alerts_sensor],
+        sensors=[corrected_feed_sensor, cluster_recall_sensor, evidence_recall_sensor, slo_alerts_sensor],
+        schedules=[review_reports_scheduler],
     )
 
 

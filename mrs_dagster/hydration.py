@@ -17,6 +17,12 @@ _MACHINE_LOGS = {
 _EDITS_LOGS = {"report_edits": "user_edits_log", "event_edits": "user_minority_events_edits_log"}
 
 
+def newest_tick(lake: Lake, run_id: str) -> pd.Timestamp | None:
+    """The newest tick of the run's sales data: how far the data has come (the re-evaluation tick)."""
+    ticks = lake.read("sales_timeseries_data", run_id=run_id)["ts"]
+    return ticks.max() if len(ticks) else None
+
+
 def _read(lake: Lake, name: str, run_id: str, as_of) -> pd.DataFrame | None:
     """The log's rows, or None when it is down: never written, or unreadable."""
     try:

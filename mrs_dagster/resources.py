@@ -133,6 +133,8 @@ class ReplayScope(ConfigurableResource):
     """Only these stores (empty: all)."""
     since: str | None = None
     """Only ticks at or after this ISO timestamp (naive = UTC); earlier rows are left as they are."""
+    report_ids: list[str] = []
+    """Only these reports (empty: all): what a recall re-evaluates."""
     max_stores: int = 25
     """The cap on a replay's worklist (seed 001 §8): the sensors split bigger replays into runs of
     at most this many stores, and a launch naming more is refused."""
@@ -141,11 +143,17 @@ class ReplayScope(ConfigurableResource):
     def _capped(self):
         if len(self.stores) > self.max_stores:
             raise ValueError(f"scope names {len(self.stores)} stores, more than max_stores={self.max_stores}")
+        if len(self.report_ids) > self.max_reports:
+            raise ValueError(f"scope names {len(self.report_ids)} reports, more than max_reports={self.max_reports}")
         return self
 
-    def worklists(self, stores: list[str]) -> list[list[str]]:
-        """`stores` split into runs of at most `max_stores`."""
-        return [stores[i:i + self.max_stores] for i in range(0, len(stores), self.max_stores)]
+    max_reports: int = 500
+    """The same cap for a recall's reports."""
+
+    def worklists(self, items: list[str], cap: int | None = None) -> list[list[str]]:
+        """`items` (stores, or reports with `cap=max_reports`) split into runs of at most the cap."""
+        cap = cap or self.max_stores
+        return [items[i:i + cap] for i in range(0, len(items), cap)]
 
     def narrow(self, frame: pd.DataFrame, ts_column: str = "written_at") -> pd.DataFrame:
         """The rows of `frame` inside the scope."""
@@ -155,6 +163,10 @@ class ReplayScope(ConfigurableResource):
         if self.since:
             keep &= frame[ts_column] >= as_utc(self.since)
         return frame[keep]
+
+    def recalled(self, report_ids: set[str]) -> set[str]:
+        """Of `report_ids`, those the scope re-evaluates (all of them without `report_ids`)."""
+        return report_ids & set(self.report_ids) if self.report_ids else report_ids
 
     def stores_of(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of `frame` of the scope's stores (all history: a replay needs it)."""

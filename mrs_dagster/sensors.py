@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-from dagster import AssetCheckKey, AssetKey, RunRequest, SensorEvaluationContext, SkipReason, sensor
+import hashlib
 
+import pandas as pd
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    EventLogEntry,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SkipReason,
+    asset_sensor,
+    schedule,
+    sensor,
+)
+
+from mrs_dagster.assets.explain import RECLUSTERED
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
-from mrs_dagster.landing import landing_files, read_delivery
+from mrs_dagster.hydration import newest_tick
+from mrs_dagster.landing import landing_files, read_delivery, read_reference
 from mrs_dagster.resources import AlertWebhook, MRSConfig, ReplayScope
+from mrs_dagster.stages.attribution import reports_covered
+from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.review import due_for_review
+from mrs_dagster.stages.slo import current_reports
 from mrs_dagster.stages.alerts import CheckState, alert_transitions
 from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.versions import resend_scope
 
 REPLAY_JOB = "mrs_replay"
+RECALL_JOB = "mrs_recall"
 
 
 @sensor(job_name=REPLAY_JOB, minimum_interval_seconds=60, description=(
@@ -82,3 +102,76 @@ def _latest_state(context: SensorEvaluationContext, key: AssetCheckKey) -> Check
         detail={k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
         evaluated_at=pd.Timestamp(record.event.timestamp, unit="s", tz="UTC").floor("us"),
     )
+
+
+def _recall_requests(scope: ReplayScope, report_ids: list[str], trigger: str, key: str):
+    """One recall run per worklist of reports."""
+    for worklist in scope.worklists(sorted(report_ids), scope.max_reports):
+        yield RunRequest(
+            run_key=f"{trigger}:{key}:{worklist[0]}",
+            run_config={"resources": {"scope": {"config": {"report_ids": worklist}}}},
+            tags={"mrs/trigger": trigger, "mrs/reports": str(len(worklist))},
+        )
+
+
+@asset_sensor(asset_key=AssetKey("minority_reports_clustered_log"), job_name=RECALL_JOB, description=(
+    "Seed 001 §10 recall (b): when clustering restates reports because their cluster split or merged, "
+    "re-evaluates the attribution of exactly those reports."
+))
+def cluster_recall_sensor(context: SensorEvaluationContext, asset_event: EventLogEntry, scope: ReplayScope):
+    metadata = asset_event.dagster_event.event_specific_data.materialization.metadata
+    report_ids = metadata[RECLUSTERED].value if RECLUSTERED in metadata else []
+    if not report_ids:
+        yield SkipReason("no cluster split or merged")
+        return
+    yield from _recall_requests(scope, report_ids, "cluster_change", asset_event.run_id)
+
+
+_EVIDENCE = ("campaigns", "context_events")
+
+
+@sensor(job_name=RECALL_JOB, minimum_interval_seconds=60, description=(
+    "Seed 001 §10 recall (c): when a campaign or context event lands after the attribution "
+    "(reference/campaigns.csv, reference/context_events.csv change), re-evaluates the attribution of "
+    "the reports the new or changed rows cover, and nothing else."
+))
+def evidence_recall_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scope: ReplayScope):
+    seen = set(json.loads(context.cursor)) if context.cursor else None
+    evidence = {name: read_reference(mrs.path, name) for name in _EVIDENCE}
+    hashes = {name: _row_hashes(frame) for name, frame in evidence.items() if frame is not None}
+    now = {h for rows in hashes.values() for h in rows}
+    context.update_cursor(json.dumps(sorted(now)))
+    if seen is None:
+        yield SkipReason("first evaluation: evidence recorded, nothing to recall")
+        return
+    arrived = {name: evidence[name][[h not in seen for h in rows]] for name, rows in hashes.items()}
+    if not any(len(rows) for rows in arrived.values()):
+        yield SkipReason("no new campaign or context event")
+        return
+    lake, run_id = mrs.lake(), mrs.current_run_id()
+    reports = latest(lake.read("minority_reports_detected_log", run_id=run_id), "report_id")
+    stores, skus = read_reference(mrs.path, "stores"), read_reference(mrs.path, "skus")
+    covered = reports_covered(reports, stores, skus, arrived.get("campaigns"), arrived.get("context_events"))
+    if not covered:
+        yield SkipReason("the new evidence covers no report")
+        return
+    yield from _recall_requests(scope, covered, "new_evidence", hashlib.sha1("".join(sorted(now)).encode()).hexdigest()[:12])
+
+
+def _row_hashes(frame: pd.DataFrame) -> list[str]:
+    return [hashlib.sha1(json.dumps(row, sort_keys=True).encode()).hexdigest() for row in frame.to_dict("records")]
+
+
+@schedule(cron_schedule="0 6 * * *", job_name=RECALL_JOB, name="review_reports_scheduler", description=(
+    "Seed 001 §10's MVP re-review on a fixed cadence: every morning, re-evaluates the unreviewed "
+    "reports with a low or no confidence and those of still-active events whose proposal is over a "
+    "day old in data time."
+))
+def review_reports_scheduler(context: ScheduleEvaluationContext, mrs: MRSConfig, scope: ReplayScope):
+    lake, run_id = mrs.lake(), mrs.current_run_id()
+    at = newest_tick(lake, run_id)
+    reports = current_reports(lake.read("minority_reports_finalised_log", run_id=run_id))
+    due = due_for_review(reports, at) if at is not None else []
+    if not due:
+        return SkipReason("no report due for re-review")
+    return list(_recall_requests(scope, due, "review", context.scheduled_execution_time.isoformat()))

@@ -1,15 +1,21 @@
 import pandas as pd
-from dagster import AssetExecutionContext, asset
+from dagster import AssetExecutionContext, MetadataValue, asset
 
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.ingest import READ_RETRY_POLICY, reference_data
 from mrs_dagster.landing import TRANSIENT_READ_ERRORS, read_reference
+from mrs_dagster.hydration import newest_tick
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.attribution import attribute_reports, attribution_unavailable
 from mrs_dagster.stages.clustering import cluster_reports, unclustered
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import dead_letter_rows
 from mrs_dagster.stages.reference import usable_reference
+from mrs_dagster.stages.restatement import changed_reports, restate
+
+CLUSTER_FIELDS = ["cluster_id", "cluster_label"]
+ATTRIBUTION_FIELDS = ["proposed_cause", "campaign_id", "context_event_id", "cluster_id"]
+RECLUSTERED = "reclustered_report_ids"  # metadata read by cluster_recall_sensor
 
 
 def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame | None:
@@ -56,19 +62,22 @@ def minority_reports_clustered_log(
     """MRCL. Important, non-blocking: if clustering fails, every report is emitted unclustered
     (cluster_id NULL) and detection is unaffected."""
     run_id = mrs.current_run_id()
+    references = [_reference(context, mrs, run_mode, name) for name in ("stores", "skus")]
     try:
-        clusters = cluster_reports(
-            minority_reports_detected_log, *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus")), run_id
-        )
+        clusters = cluster_reports(minority_reports_detected_log, *references, run_id)
+        healthy = all(frame is not None for frame in references)
     except Exception as error:  # seed 001 §5: clustering down must not stop the pipeline
         context.log.error(f"clustering failed, emitting unclustered rows: {error!r}")
-        clusters = unclustered(minority_reports_detected_log, run_id)
-    clusters = scope.narrow(clusters)
+        clusters, healthy = unclustered(minority_reports_detected_log, run_id), False
+    restated = _restatements(mrs, run_mode, scope, "minority_reports_clustered_log", clusters, CLUSTER_FIELDS, healthy)
     current = latest(clusters, "report_id")
-    context.add_output_metadata(
-        {"clusters": int(current["cluster_id"].nunique()), "unclustered_reports": int(current["cluster_id"].isna().sum())}
-    )
-    return clusters
+    context.add_output_metadata({
+        "clusters": int(current["cluster_id"].nunique()),
+        "unclustered_reports": int(current["cluster_id"].isna().sum()),
+        "reclustered_reports": len(restated),
+        RECLUSTERED: MetadataValue.json(sorted(restated["report_id"])),
+    })
+    return pd.concat([scope.narrow(clusters), restated], ignore_index=True)
 
 
 @asset(
@@ -89,17 +98,32 @@ def minority_reports_proposed_attribution_log(
     """MRPAL. Important, non-blocking: if attribution fails, every report is `unknown` with a NULL
     confidence; a missing reference input only removes its kind of evidence."""
     run_id = mrs.current_run_id()
+    clusters = None if run_mode.dropped("minority_reports_clustered_log") else minority_reports_clustered_log
+    inputs = [clusters, *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus", "campaigns", "context_events"))]
     try:
-        proposals = attribute_reports(
-            minority_reports_detected_log,
-            None if run_mode.dropped("minority_reports_clustered_log") else minority_reports_clustered_log,
-            *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus", "campaigns", "context_events")),
-            run_id,
-        )
+        proposals = attribute_reports(minority_reports_detected_log, *inputs, run_id)
+        healthy = all(frame is not None for frame in inputs)
     except Exception as error:  # seed 001 §5: attribution down must not stop the pipeline
         context.log.error(f"attribution failed, proposing 'unknown': {error!r}")
-        proposals = attribution_unavailable(minority_reports_detected_log, run_id)
-    proposals = scope.narrow(proposals)
+        proposals, healthy = attribution_unavailable(minority_reports_detected_log, run_id), False
+    restated = _restatements(
+        mrs, run_mode, scope, "minority_reports_proposed_attribution_log", proposals, ATTRIBUTION_FIELDS, healthy
+    )
     current = latest(proposals, "report_id")
-    context.add_output_metadata({f"reports_{cause}": int(n) for cause, n in current["proposed_cause"].value_counts().items()})
-    return proposals
+    context.add_output_metadata({
+        **{f"reports_{cause}": int(n) for cause, n in current["proposed_cause"].value_counts().items()},
+        "reattributed_reports": len(restated),
+    })
+    return pd.concat([scope.narrow(proposals), restated], ignore_index=True)
+
+
+def _restatements(mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope, name: str, computed: pd.DataFrame,
+                  fields: list[str], healthy: bool) -> pd.DataFrame:
+    """Rows restating, at the newest data tick, the reports (of the scope) whose logged state the
+    recomputation contradicts; none when an input is down, so an outage never rewrites history."""
+    lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
+    at = newest_tick(lake, run_id)
+    if not healthy or at is None:
+        return computed.iloc[0:0]
+    changed = scope.recalled(changed_reports(computed, lake.read(name, run_id=run_id), fields))
+    return restate(computed, changed, at)

@@ -5,6 +5,7 @@ stop the pipeline."""
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
+from mrs_dagster.hydration import newest_tick
 from mrs_dagster.resources import MRSConfig, RunMode
 from mrs_dagster.stages import slo
 from mrs_dagster.stages.hydrate import latest
@@ -22,15 +23,10 @@ def _read(mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame:
     return run_mode.lake(mrs).read(name, run_id=mrs.current_run_id())
 
 
-def _newest_tick(mrs: MRSConfig, run_mode: RunMode) -> pd.Timestamp | None:
-    ticks = _read(mrs, run_mode, "sales_timeseries_data")["ts"]
-    return ticks.max() if len(ticks) else None
-
-
 def measure_lag(mrs: MRSConfig, run_mode: RunMode, name: str) -> slo.Lag:
     """The data lag of log `name` against its SLO. Detection's progress is the classifier's: the
     MRDL only has rows where something was found."""
-    newest = _newest_tick(mrs, run_mode)
+    newest = newest_tick(run_mode.lake(mrs), mrs.current_run_id())
     if name in _DETECTION_LOGS or name == "minority_reports_detected_log":
         measured = "anomaly_classifier_model_prediction_log" if name == "minority_reports_detected_log" else name
         return slo.tick_lag(_read(mrs, run_mode, measured), newest)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import REPORT_TICK_COLUMNS
 from mrs_dagster.stages.reference import with_region_and_category
-from mrs_dagster.stages.timestamps import TICK
+from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _none(r: pd.DataFrame) -> pd.Series:
 def _matching(r: pd.DataFrame, reference: pd.DataFrame, scope: list[str], id_col: str = "campaign_id") -> pd.Series:
     """Per report row, the first reference row (by id) whose scope covers it (blank = all) and whose
     [start, end) overlaps the report's window so far."""
-    ref = reference.assign(_start=pd.to_datetime(reference["start"], utc=True), _end=pd.to_datetime(reference["end"], utc=True))
+    ref = reference.assign(_start=parse_timestamps(reference["start"]), _end=parse_timestamps(reference["end"]))
     pairs = r[["window_start", "written_at", *scope]].reset_index(names="_row").merge(ref, how="cross", suffixes=("", "_ref"))
     covered = pairs["_start"].lt(pairs["written_at"] + TICK) & pairs["_end"].gt(pairs["window_start"])
     for col in scope:
@@ -128,3 +128,23 @@ def _matching(r: pd.DataFrame, reference: pd.DataFrame, scope: list[str], id_col
         covered &= scope_value.eq("") | scope_value.eq(pairs[col].fillna(""))
     hits = pairs.loc[covered, ["_row", id_col]].sort_values(["_row", id_col]).drop_duplicates("_row")
     return hits.set_index("_row")[id_col].reindex(r.index)
+
+
+def reports_covered(
+    reports: pd.DataFrame,
+    stores: pd.DataFrame | None,
+    skus: pd.DataFrame | None,
+    campaigns: pd.DataFrame | None,
+    context_events: pd.DataFrame | None,
+) -> list[str]:
+    """The reports (one latest MRDL row each) whose window and scope some of `campaigns` or
+    `context_events` cover: whose attribution that evidence can contradict."""
+    if reports.empty:
+        return []
+    r = with_region_and_category(reports.reset_index(drop=True), stores, skus)
+    hits = pd.Series(False, index=r.index)
+    if campaigns is not None and len(campaigns):
+        hits |= _matching(r, campaigns, ["store_id", "region", "sku", "category"]).notna()
+    if context_events is not None and len(context_events):
+        hits |= _matching(r, context_events, ["store_id", "region"], "event_id").notna()
+    return sorted(r.loc[hits, "report_id"].unique())

@@ -1,0 +1,107 @@
+"""Event-driven recall (seed 001 §10) and the fixed-cadence re-review: each re-evaluates only the
+affected reports, and shows it in the logs."""
+
+import pandas as pd
+from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
+
+from mrs_dagster.cli import main
+from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
+from mrs_dagster.hydration import hydrate, newest_tick
+from mrs_dagster.lake import Lake
+from mrs_dagster.sensors import RECALL_JOB
+from mrs_dagster.stages.hydrate import latest
+
+RUN = "demo-run-001"
+MRPAL = "minority_reports_proposed_attribution_log"
+
+
+def setup(world_dir):
+    defs = build_definitions(world_dir)
+    instance = DagsterInstance.ephemeral()
+    assert defs.resolve_job_def(MAIN_JOB).execute_in_process(instance=instance).success
+    return defs, instance, Lake(world_dir / "lake")
+
+
+def evaluate(defs, instance, world_dir, name, cursor=None):
+    with build_sensor_context(instance=instance, resources=build_resources(world_dir), cursor=cursor) as context:
+        return defs.get_sensor_def(name).evaluate_tick(context)
+
+
+def recall(defs, instance, requests):
+    for request in requests:
+        assert defs.resolve_job_def(RECALL_JOB).execute_in_process(run_config=request.run_config, instance=instance).success
+    return sorted(r for request in requests for r in request.run_config["resources"]["scope"]["config"]["report_ids"])
+
+
+def new_rows(lake, name, before):
+    after = lake.read(name)
+    keys = ["report_id", "written_at", "version", "store_id", "sku"]
+    merged = after.merge(before[keys].assign(_old=True), on=keys, how="left")
+    return after[merged["_old"].isna().to_numpy()]
+
+
+def test_a_campaign_landing_after_attribution_recalls_only_the_reports_it_covers(world_dir):
+    defs, instance, lake = setup(world_dir)
+    first = evaluate(defs, instance, world_dir, "evidence_recall_sensor")
+    assert first.run_requests == []
+    reports, _ = hydrate(lake, RUN)
+    viral = reports[reports["cause"] == "viral_demand"].sort_values("first_detected_from").iloc[0]
+    campaigns = pd.read_csv(world_dir / "reference" / "campaigns.csv", dtype=str, keep_default_na=False)
+    late = {"campaign_id": "CMP-LATE", "kind": "influencer", "store_id": "", "region": "", "sku": viral["sku"],
+            "category": "", "start": str(viral["window_start"] - pd.Timedelta("1h")),
+            "end": str(viral["window_end"] + pd.Timedelta("1h"))}
+    pd.concat([campaigns, pd.DataFrame([late])]).to_csv(world_dir / "reference" / "campaigns.csv", index=False)
+    before = lake.read(MRPAL)
+
+    tick = evaluate(defs, instance, world_dir, "evidence_recall_sensor", first.cursor)
+    recalled = recall(defs, instance, tick.run_requests)
+    assert viral["report_id"] in recalled
+    covered = reports[(reports["sku"] == viral["sku"]) & (reports["window_end"] > viral["window_start"] - pd.Timedelta("1h"))
+                      & (reports["window_start"] < viral["window_end"] + pd.Timedelta("1h"))]
+    assert set(recalled) == set(covered["report_id"])
+    restated = new_rows(lake, MRPAL, before)
+    assert set(restated["report_id"]) <= set(recalled) and viral["report_id"] in set(restated["report_id"])
+    assert (restated["written_at"] == newest_tick(lake, RUN)).all()
+    assert set(restated["proposed_cause"]) == {"promotion"} and set(restated["campaign_id"]) == {"CMP-LATE"}
+    now, _ = hydrate(lake, RUN)
+    assert now.set_index("report_id").loc[viral["report_id"], "cause"] == "promotion"
+    then, _ = hydrate(lake, RUN, as_of=newest_tick(lake, RUN) - pd.Timedelta(microseconds=1))
+    assert then.set_index("report_id").loc[viral["report_id"], "cause"] == "viral_demand"
+    assert evaluate(defs, instance, world_dir, "evidence_recall_sensor", tick.cursor).run_requests == []
+
+
+def test_a_cluster_split_recalls_the_attribution_of_exactly_its_reports(world_dir):
+    defs, instance, lake = setup(world_dir)
+    stores = pd.read_csv(world_dir / "reference" / "stores.csv", dtype=str, keep_default_na=False)
+    clusters_before, attribution_before = lake.read("minority_reports_clustered_log"), lake.read(MRPAL)
+    # Every store moves to a region of its own: region-wide clusters split.
+    stores.assign(region="R-" + stores["store_id"]).to_csv(world_dir / "reference" / "stores.csv", index=False)
+    assert materialize(ASSETS, resources=build_resources(world_dir), instance=instance,
+                       selection=["minority_reports_clustered_log"]).success
+    reclustered = new_rows(lake, "minority_reports_clustered_log", clusters_before)
+    assert len(reclustered) > 0 and (reclustered["written_at"] == newest_tick(lake, RUN)).all()
+    old = latest(clusters_before, "report_id").set_index("report_id")
+    assert (old.loc[reclustered["report_id"], "cluster_label"] == "region_multi_store").all()
+
+    tick = evaluate(defs, instance, world_dir, "cluster_recall_sensor")
+    recalled = recall(defs, instance, tick.run_requests)
+    assert recalled == sorted(reclustered["report_id"])
+    assert set(new_rows(lake, MRPAL, attribution_before)["report_id"]) <= set(recalled)
+
+
+def test_the_review_schedule_re_evaluates_unreviewed_low_confidence_reports(world_dir):
+    defs, instance, lake = setup(world_dir)
+    reports, _ = hydrate(lake, RUN)
+    low = reports[reports["confidence_score"] < 0.5]
+    assert len(low) >= 2
+    reviewed = low["report_id"].iat[0]
+    assert main(["edit", "report", reviewed, "--analyst", "AN-1", "--verdict", "expected", "--data-dir", str(world_dir)]) == 0
+    assert defs.resolve_job_def(MAIN_JOB).execute_in_process(instance=instance).success
+    schedule = defs.get_schedule_def("review_reports_scheduler")
+    with build_schedule_context(instance=instance, resources=build_resources(world_dir),
+                                scheduled_execution_time=pd.Timestamp("2026-03-12 06:00", tz="UTC").to_pydatetime()) as context:
+        requests = schedule.evaluate_tick(context).run_requests
+    recalled = recall(defs, instance, requests)
+    assert set(low["report_id"]) - {reviewed} <= set(recalled) and reviewed not in recalled
+    active = reports[(reports["event_status"] == "active") & (reports["written_at"] < newest_tick(lake, RUN) - pd.Timedelta("1D"))]
+    assert set(recalled) == (set(low["report_id"]) | set(active["report_id"])) - {reviewed}
