@@ -30,7 +30,7 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -w workspace.yaml
 
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: install
 	$(BIN)/python bench/bench_detection_cohorting.py

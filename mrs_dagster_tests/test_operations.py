@@ -5,7 +5,15 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    define_asset_job,
+    materialize,
+)
 
 from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.lake import Lake
@@ -71,19 +79,40 @@ def test_a_healthy_run_meets_every_slo(world_dir):
     assert checks[("minority_reports_detected_log", "data_lag")].metadata["lag_minutes"].value == 0
 
 
-def test_every_non_critical_input_dropped_degrades_and_is_flagged(tmp_path, tiny_world):
+DEGRADATION_CHECKS = [AssetCheckKey(AssetKey("minority_reports_detected_log"), "detection_on_models"),
+                      AssetCheckKey(AssetKey("minority_reports_finalised_log"), "reports_not_degraded")]
+
+
+def run_assets_and_degradation_checks(data_dir, run_mode: dict):
+    """The whole graph with only the two checks that flag degradation (the walk runs it 12 times)."""
+    defs = build_definitions(data_dir)
+    selection = AssetSelection.all().without_checks() | AssetSelection.checks(*DEGRADATION_CHECKS)
+    walk = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources,
+                       jobs=[define_asset_job("fault_walk", selection=selection)])
+    result = walk.resolve_job_def("fault_walk").execute_in_process(
+        run_config={"resources": {"run_mode": {"config": run_mode}}}, instance=DagsterInstance.ephemeral()
+    )
+    assert result.success
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    return {(ev.asset_key.path[-1], ev.check_name): ev for ev in evaluations}
+
+
+def test_fault_injection_walks_every_non_critical_input():
     assert set(FLAGGED_BY) == set(NON_CRITICAL_INPUTS)
-    for name, reason in FLAGGED_BY.items():
-        data_dir = tmp_path / name
-        write_world(tiny_world, data_dir)
-        checks = run_job(data_dir, {"drop": [name]})
-        if reason is None:
-            flagged = checks[("minority_reports_detected_log", "detection_on_models")]
-            assert not flagged.passed and flagged.metadata["degraded_reports"].value > 0, name
-        else:
-            flagged = checks[("minority_reports_finalised_log", "reports_not_degraded")]
-            assert not flagged.passed, name
-            assert flagged.metadata["degraded_by_reason"].value.get(reason, 0) > 0, (name, flagged.metadata)
+
+
+@pytest.mark.parametrize("name", NON_CRITICAL_INPUTS)
+def test_a_dropped_non_critical_input_degrades_the_run_and_is_flagged(tmp_path, tiny_world, name):
+    write_world(tiny_world, tmp_path)
+    checks = run_assets_and_degradation_checks(tmp_path, {"drop": [name]})
+    reason = FLAGGED_BY[name]
+    if reason is None:
+        flagged = checks[("minority_reports_detected_log", "detection_on_models")]
+        assert not flagged.passed and flagged.metadata["degraded_reports"].value > 0
+    else:
+        flagged = checks[("minority_reports_finalised_log", "reports_not_degraded")]
+        assert not flagged.passed
+        assert flagged.metadata["degraded_by_reason"].value.get(reason, 0) > 0, flagged.metadata
 
 
 def test_an_unknown_input_to_drop_is_a_clear_error(world_dir):
