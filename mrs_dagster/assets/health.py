@@ -34,11 +34,11 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
     """The health view (seed 001 §11): per log its newest written_at, rows by status, dead letters,
     degraded share, coverage and lag; and the stores' data gaps. Read on the asset page."""
     lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
-    read = {name: lake.read(name, run_id=run_id) for name in _LOGS}
-    reports = slo.current_reports(read["minority_reports_finalised_log"])
+    reports = slo.current_reports(lake.read("minority_reports_finalised_log", run_id=run_id))
     rows = []
     for name in _LOGS:
-        log = read[name]
+        wanted = [c for c in ("written_at", slo.STATUS_COLUMNS.get(name)) if c in DATASETS[name].columns]
+        log = lake.read(name, run_id=run_id, columns=wanted or ["run_id"])
         dead = _DEAD_LETTERS.get(name)
         lag = measure_lag(mrs, run_mode, name) if name in LAG_CHECKED else None
         rows.append({
@@ -46,14 +46,14 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
             "last_written_at": log["written_at"].max() if "written_at" in log and len(log) else pd.NaT,
             "rows": len(log),
             "rows_by_status": json.dumps(slo.rows_by_status(name, log)),
-            "dead_letters": len(lake.read(dead, run_id=run_id)) if dead else 0,
+            "dead_letters": len(lake.read(dead, run_id=run_id, columns=["run_id"])) if dead else 0,
             "degraded_share": float(reports["is_degraded"].mean()) if name == "minority_reports_finalised_log" and len(reports) else None,
             "coverage": slo.attribution_coverage(reports) if name == "minority_reports_proposed_attribution_log" else None,
             "lag_minutes": lag.minutes if lag else None,
             "slo_met": lag.met if lag else None,
         })
     table = pd.DataFrame(rows).assign(run_id=run_id)
-    series = read["sales_timeseries_data"]
+    series = lake.read("sales_timeseries_data", run_id=run_id, columns=["store_id", "sku", "ts", "feed_version"])
     gaps = data_gaps(current_sales_series(series)).assign(run_id=run_id) if len(series) else DATASETS["data_gaps"].empty()
     shown = table.drop(columns="run_id").assign(last_written_at=table["last_written_at"].astype(str))
     yield Output(table, "health", metadata={

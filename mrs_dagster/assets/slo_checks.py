@@ -19,8 +19,8 @@ _PER_REPORT_LOGS = (
 LAG_CHECKED = (*_DETECTION_LOGS, "minority_reports_detected_log", *_PER_REPORT_LOGS, "minority_reports_cohorted_log")
 
 
-def _read(mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame:
-    return run_mode.lake(mrs).read(name, run_id=mrs.current_run_id())
+def _read(mrs: MRSConfig, run_mode: RunMode, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    return run_mode.lake(mrs).read(name, run_id=mrs.current_run_id(), columns=columns)
 
 
 def measure_lag(mrs: MRSConfig, run_mode: RunMode, name: str) -> slo.Lag:
@@ -29,10 +29,10 @@ def measure_lag(mrs: MRSConfig, run_mode: RunMode, name: str) -> slo.Lag:
     newest = newest_tick(run_mode.lake(mrs), mrs.current_run_id())
     if name in _DETECTION_LOGS or name == "minority_reports_detected_log":
         measured = "anomaly_classifier_model_prediction_log" if name == "minority_reports_detected_log" else name
-        return slo.tick_lag(_read(mrs, run_mode, measured), newest)
-    detected = _read(mrs, run_mode, "minority_reports_detected_log")
+        return slo.tick_lag(_read(mrs, run_mode, measured, ["written_at"]), newest)
     by = "store_id" if name == "minority_reports_cohorted_log" else "report_id"
-    return slo.report_lag(_read(mrs, run_mode, name), detected, newest, by=by)
+    detected = _read(mrs, run_mode, "minority_reports_detected_log", [by, "written_at"])
+    return slo.report_lag(_read(mrs, run_mode, name, [by, "written_at"]), detected, newest, by=by)
 
 
 def _lag_check(name: str):
@@ -52,8 +52,8 @@ def _lag_check(name: str):
 @asset_check(asset="unified_sales_data_errors", name="error_rate",
              description="Under 1% of landed rows end in the dead letters (seed 001 §11).")
 def error_rate(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
-    valid = len(_read(mrs, run_mode, "unified_sales_data"))
-    errors = len(_read(mrs, run_mode, "unified_sales_data_errors"))
+    valid = len(_read(mrs, run_mode, "unified_sales_data", ["run_id"]))
+    errors = len(_read(mrs, run_mode, "unified_sales_data_errors", ["run_id"]))
     rate = slo.error_rate(valid, errors)
     return AssetCheckResult(
         passed=rate < slo.MAX_ERROR_RATE,
