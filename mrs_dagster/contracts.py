@@ -118,17 +118,24 @@ UNIFIED_SALES_DATA = _dataset(
     key=("source_file", "source_line", "run_id"),
 )
 
-UNIFIED_SALES_DATA_ERRORS = _dataset(
-    "unified_sales_data_errors",
-    "Dead letters of ingestion: landed rows (or whole files) that could not be parsed.",
-    {
-        "source_file": _str(),
-        "source_line": _int(description="1-based data line; 0 when the whole file is unreadable"),
-        "raw_payload": _str(description="the raw row as JSON"),
-        "error": _str(),
-        **_RUN,
-    },
-    key=("source_file", "source_line", "run_id"),
+def _file_dead_letters(name: str, description: str) -> Dataset:
+    """Dead letters of rows read from files: where each came from, what it said, what is wrong."""
+    return _dataset(
+        name,
+        description,
+        {
+            "source_file": _str(description="relative to the data dir"),
+            "source_line": _int(description="1-based data line; 0 when the whole file is unreadable"),
+            "raw_payload": _str(description="the raw row as JSON"),
+            "error": _str(),
+            **_RUN,
+        },
+        key=("source_file", "source_line", "run_id"),
+    )
+
+
+UNIFIED_SALES_DATA_ERRORS = _file_dead_letters(
+    "unified_sales_data_errors", "Dead letters of ingestion: landed rows (or whole files) that could not be parsed."
 )
 
 SALES_FEED_VERSIONS = _dataset(
@@ -501,6 +508,7 @@ DEMO_RUN_CONFIG = _dataset(
     key=("run_id", "config_source"),
 )
 
+# The logs the pipeline's stages write (each with its `<name>_errors` dead letters).
 _LOGS = (
     SALES_TIMESERIES_DATA,
     BASELINE_SALES_MODEL_PREDICTION_LOG,
@@ -529,17 +537,9 @@ def _errors_dataset(log: Dataset) -> Dataset:
     )
 
 
-REFERENCE_DATA_ERRORS = _dataset(
+REFERENCE_DATA_ERRORS = _file_dead_letters(
     "reference_data_errors",
     "Dead letters of reference data: rows of reference/*.csv that cannot be used (blank ids, bad dates).",
-    {
-        "source_file": _str(),
-        "source_line": _int(description="1-based data line"),
-        "raw_payload": _str(description="the raw row as JSON"),
-        "error": _str(),
-        **_RUN,
-    },
-    key=("source_file", "source_line", "run_id"),
 )
 
 STAGE_ERRORS: dict[str, Dataset] = {log.name: _errors_dataset(log) for log in _LOGS}
@@ -554,19 +554,10 @@ DATASETS: dict[str, Dataset] = {
         DEMO_RUN_CONFIG,
         UNIFIED_SALES_DATA,
         UNIFIED_SALES_DATA_ERRORS,
-        SALES_TIMESERIES_DATA,
         SALES_FEED_VERSIONS,
-        BASELINE_SALES_MODEL_PREDICTION_LOG,
-        ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG,
-        MINORITY_REPORTS_DETECTED_LOG,
-        MINORITY_REPORTS_COHORTED_LOG,
-        MINORITY_EVENT_LOG,
-        MINORITY_EVENTS_ENDED_LOG,
-        MINORITY_REPORTS_CLUSTERED_LOG,
-        MINORITY_REPORTS_PROPOSED_ATTRIBUTION_LOG,
+        *_LOGS,
         USER_EDITS_LOG,
         USER_MINORITY_EVENTS_EDITS_LOG,
-        MINORITY_REPORTS_FINALISED_LOG,
         MINORITY_REPORTS,
         MINORITY_EVENTS,
         HEALTH,

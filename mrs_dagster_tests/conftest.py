@@ -8,6 +8,19 @@ from dagster import DagsterInstance, materialize
 from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.synthetic import World, WorldSpec, generate_world, write_world
 
+# The logs computed from the landed data (everything a replay recomputes).
+DERIVED_LOGS = [
+    "sales_timeseries_data",
+    "baseline_sales_model_prediction_log",
+    "anomaly_classifier_model_prediction_log",
+    "minority_reports_detected_log",
+    "minority_reports_cohorted_log",
+    "minority_event_log",
+    "minority_events_ended_log",
+    "minority_reports_clustered_log",
+    "minority_reports_proposed_attribution_log",
+]
+
 # A seed the detector was not tuned on (thresholds were tuned on seeds 11-14).
 SMALL_WORLD = WorldSpec(seed=101, stores=6, skus=24, days=10)
 

@@ -12,19 +12,10 @@ from mrs_dagster.definitions import build_definitions, build_resources
 from mrs_dagster.hydration import hydrate
 from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.sensors import REPLAY_JOB
-from mrs_dagster_tests.conftest import materialize_all
+from mrs_dagster_tests.conftest import DERIVED_LOGS, materialize_all
 
 RUN = "demo-run-001"
-REPLAYED = [
-    "baseline_sales_model_prediction_log",
-    "anomaly_classifier_model_prediction_log",
-    "minority_reports_detected_log",
-    "minority_reports_cohorted_log",
-    "minority_event_log",
-    "minority_events_ended_log",
-    "minority_reports_clustered_log",
-    "minority_reports_proposed_attribution_log",
-]
+REPLAYED = [name for name in DERIVED_LOGS if name != "sales_timeseries_data"]
 # A resent spike the first delivery never had: it can only be found after the correction.
 NEW_SPIKE = {"store_id": "301", "sku": "SKU0003", "start": "2026-03-10 11:00", "ticks": 10, "units": 40}
 

@@ -13,19 +13,7 @@ from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.lake import Lake
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
-from mrs_dagster_tests.conftest import materialize_all
-
-DERIVED_LOGS = [
-    "sales_timeseries_data",
-    "baseline_sales_model_prediction_log",
-    "anomaly_classifier_model_prediction_log",
-    "minority_reports_detected_log",
-    "minority_reports_cohorted_log",
-    "minority_event_log",
-    "minority_events_ended_log",
-    "minority_reports_clustered_log",
-    "minority_reports_proposed_attribution_log",
-]
+from mrs_dagster_tests.conftest import DERIVED_LOGS, materialize_all
 
 
 def table(data_dir: Path, name: str) -> pd.DataFrame:

@@ -4,7 +4,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, AssetSpec, MetadataValue, Output, multi_asset
 
 from mrs_dagster.assets.dagster_types import contract, contract_metadata
-from mrs_dagster.assets.slo_checks import LAG_CHECKED, measure_lag
+from mrs_dagster.assets.slo_checks import LAG_CHECKED, finalised_reports, measure_lag
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
 from mrs_dagster.stages import slo
@@ -34,7 +34,7 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
     """The health view (seed 001 §11): per log its newest written_at, rows by status, dead letters,
     degraded share, coverage and lag; and the stores' data gaps. Read on the asset page."""
     lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
-    reports = slo.current_reports(lake.read("minority_reports_finalised_log", run_id=run_id))
+    reports = finalised_reports(mrs, run_mode)
     rows = []
     for name in _LOGS:
         wanted = [c for c in ("written_at", slo.STATUS_COLUMNS.get(name)) if c in DATASETS[name].columns]

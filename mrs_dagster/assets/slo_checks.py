@@ -23,6 +23,11 @@ def _read(mrs: MRSConfig, run_mode: RunMode, name: str, columns: list[str] | Non
     return run_mode.lake(mrs).read(name, run_id=mrs.current_run_id(), columns=columns)
 
 
+def finalised_reports(mrs: MRSConfig, run_mode: RunMode) -> pd.DataFrame:
+    """Each report's newest consolidated row of the run."""
+    return slo.current_reports(_read(mrs, run_mode, "minority_reports_finalised_log"))
+
+
 def measure_lag(mrs: MRSConfig, run_mode: RunMode, name: str) -> slo.Lag:
     """The data lag of log `name` against its SLO. Detection's progress is the classifier's: the
     MRDL only has rows where something was found."""
@@ -64,7 +69,7 @@ def error_rate(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
 @asset_check(asset="minority_reports_proposed_attribution_log", name="attribution_coverage",
              description="At least 80% of active reports have a proposed cause with a confidence.")
 def attribution_coverage(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
-    reports = slo.current_reports(_read(mrs, run_mode, "minority_reports_finalised_log"))
+    reports = finalised_reports(mrs, run_mode)
     coverage = slo.attribution_coverage(reports)
     return AssetCheckResult(
         passed=coverage >= slo.MIN_ATTRIBUTION_COVERAGE,
@@ -87,7 +92,7 @@ def detection_on_models(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
 @asset_check(asset="minority_reports_finalised_log", name="reports_not_degraded",
              description="No report is degraded for an input that is down (superseded reports are expected).")
 def reports_not_degraded(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
-    reports = slo.current_reports(_read(mrs, run_mode, "minority_reports_finalised_log"))
+    reports = finalised_reports(mrs, run_mode)
     unexpected = slo.unexpected_degradation(reports)
     return AssetCheckResult(
         passed=not unexpected, severity=AssetCheckSeverity.WARN,
