@@ -1,5 +1,5 @@
-"""Dagster resources: where the data dir is, which run_id is current, and the lake IO manager."""
-
+"""Dagster resources: where the data dir is, which run_id is current, how a run treats its inputs
+(dry run, fault injection), what a replay recomputes, where alerts go, and the lake IO manager."""
 
 import json
 import os
@@ -7,8 +7,8 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
-from pydantic import field_validator, model_validator
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from pydantic import field_validator, model_validator
 
 from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.stages.timestamps import as_utc
@@ -138,6 +138,8 @@ class ReplayScope(ConfigurableResource):
     max_stores: int = 25
     """The cap on a replay's worklist (seed 001 §8): the sensors split bigger replays into runs of
     at most this many stores, and a launch naming more is refused."""
+    max_reports: int = 500
+    """The same cap for a recall's reports."""
 
     @model_validator(mode="after")
     def _capped(self):
@@ -146,9 +148,6 @@ class ReplayScope(ConfigurableResource):
         if len(self.report_ids) > self.max_reports:
             raise ValueError(f"scope names {len(self.report_ids)} reports, more than max_reports={self.max_reports}")
         return self
-
-    max_reports: int = 500
-    """The same cap for a recall's reports."""
 
     def worklists(self, items: list[str], cap: int | None = None) -> list[list[str]]:
         """`items` (stores, or reports with `cap=max_reports`) split into runs of at most the cap."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 
 import pandas as pd
 from dagster import (
@@ -25,12 +24,12 @@ from mrs_dagster.assets.slo_checks import SLO_CHECKS
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.landing import landing_files, read_delivery, read_reference
 from mrs_dagster.resources import AlertWebhook, MRSConfig, ReplayScope
+from mrs_dagster.stages.alerts import CheckState, alert_transitions
 from mrs_dagster.stages.attribution import reports_covered
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.review import due_for_review
 from mrs_dagster.stages.slo import current_reports
-from mrs_dagster.stages.alerts import CheckState, alert_transitions
-from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.versions import resend_scope
 
 REPLAY_JOB = "mrs_replay"
@@ -137,7 +136,11 @@ _EVIDENCE = ("campaigns", "context_events")
 ))
 def evidence_recall_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scope: ReplayScope):
     seen = set(json.loads(context.cursor)) if context.cursor else None
-    evidence = {name: read_reference(mrs.path, name) for name in _EVIDENCE}
+    try:
+        evidence = {name: read_reference(mrs.path, name) for name in _EVIDENCE}
+    except ValueError as error:  # a reference file without its required columns is attribution's problem
+        yield SkipReason(f"evidence unreadable, nothing recalled: {error}")
+        return
     hashes = {name: _row_hashes(frame) for name, frame in evidence.items() if frame is not None}
     now = {h for rows in hashes.values() for h in rows}
     context.update_cursor(json.dumps(sorted(now)))
