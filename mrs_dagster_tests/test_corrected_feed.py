@@ -105,6 +105,7 @@ def test_a_corrected_resend_is_replayed_by_the_sensor_and_supersedes_the_error(w
     assert len(lake.read("minority_reports_detected_log")) > len(before["minority_reports_detected_log"])
 
     reports, events = hydrate(lake, RUN)
+    assert reports["event_id"].notna().all(), "every report, superseded or not, keeps an event"
     gone = reports[reports["report_id"].isin(in_error["report_id"])].set_index("report_id")
     superseded = gone[gone["report_status"] == "superseded"]
     assert len(superseded) >= 0.8 * len(gone)

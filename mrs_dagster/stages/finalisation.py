@@ -29,7 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mrs_dagster.contracts import MINORITY_REPORTS_FINALISED_LOG, USER_EDITS_LOG, USER_MINORITY_EVENTS_EDITS_LOG
+from mrs_dagster.contracts import (
+    MINORITY_REPORTS_FINALISED_LOG,
+    RESOLUTION_DATA_CORRECTION,
+    USER_EDITS_LOG,
+    USER_MINORITY_EVENTS_EDITS_LOG,
+)
 from mrs_dagster.stages.cohorting import CohortingResult
 from mrs_dagster.stages.hydrate import hydrate_events, latest, report_events
 from mrs_dagster.stages.versions import corrected_spans, current_rows, version_at
@@ -104,7 +109,7 @@ def finalise_reports(logs: ReportLogs, run_id: str) -> pd.DataFrame:
 
     if logs.cohorted is not None and not logs.cohorted.empty:
         events = latest(logs.cohorted, "report_id").rename(columns={"report_id": "event_id"})
-        r["event_id"] = report_events(r, events).to_numpy()
+        r["event_id"] = _report_events(r, events, logs.ended).to_numpy()
         event = _aligned(events.set_index("event_id"), r["event_id"])
         r["event_status"] = event["event_status"]
         stamps.append(event["written_at"])
@@ -161,6 +166,17 @@ def _correction_status(r: pd.DataFrame, all_detected: pd.DataFrame, versions: pd
     status[current & older] = "revised"
     status[current & ~older & from_resend & (r["version"].to_numpy() > 1)] = "new_after_correction"
     return status
+
+
+def _report_events(r: pd.DataFrame, events: pd.DataFrame, ended: pd.DataFrame | None) -> pd.Series:
+    """Each report's event. An event ended by a data correction keeps its window, which the
+    recomputed events of its store may overlap: a current report belongs to a live event, a
+    superseded one to the event the correction ended (else to whichever contains it)."""
+    corrected = set() if ended is None else set(ended.loc[ended["resolution_reason"] == RESOLUTION_DATA_CORRECTION, "event_id"])
+    gone = events["event_id"].isin(corrected)
+    live_event = report_events(r, events[~gone])
+    old_event = report_events(r, events[gone]).fillna(report_events(r, events))
+    return old_event.where(r["correction_status"].eq("superseded"), live_event)
 
 
 def _aligned(rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
