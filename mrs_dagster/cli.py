@@ -26,6 +26,9 @@ from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_world
 
 
+DEAD_LETTERS = ("unified_sales_data_errors", *sorted(DEAD_LETTER_TABLES))
+
+
 class UsageError(Exception):
     """A bad argument or a missing input: reported in one line, exit code 2."""
 
@@ -109,8 +112,12 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
     print(f"\nMRS run {run_id} over {data_dir} in {elapsed:.1f} s")
     print(f"  {'log':42s} {'rows':>10s} {'appended now':>13s}")
     for name in DATASETS:
+        if name in DEAD_LETTER_TABLES:
+            continue
         now = "replaced" if DATASETS[name].is_view else f"{appended.get(name, 0):,}"
-        print(f"  {name:42s} {len(lake.read(name, run_id=run_id)):>10,} {now:>13s}")
+        print(f"  {name:42s} {len(lake.read(name, run_id=run_id, columns=['run_id'])):>10,} {now:>13s}")
+    dead = sum(len(lake.read(name, run_id=run_id, columns=["run_id"])) for name in DEAD_LETTERS)
+    print(f"dead letters: {dead:,} (mrs errors)")
     events = lake.read("minority_events", run_id=run_id)
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
     top = events.sort_values("impact_estimate", ascending=False).head(5)
@@ -144,9 +151,6 @@ def cmd_export(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False) if out.suffix == ".csv" else frame.to_parquet(out, index=False)
     print(f"wrote {len(frame):,} rows of {args.name} to {out}")
-
-
-DEAD_LETTERS = ("unified_sales_data_errors", *sorted(DEAD_LETTER_TABLES))
 
 
 def cmd_errors(args) -> None:
