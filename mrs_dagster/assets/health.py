@@ -61,7 +61,7 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
         "dead_letters": int(table["dead_letters"].sum()),
         "degraded_share": float(reports["is_degraded"].mean()) if len(reports) else 0.0,
         "attribution_coverage": slo.attribution_coverage(reports),
-        "logs_breaching_lag_slo": int((table["slo_met"] == False).sum()),  # noqa: E712 (NULL: no SLO)
+        "logs_breaching_lag_slo": int(table["slo_met"].eq(False).sum()),
         "data_gaps": len(gaps),
     })
     yield Output(gaps, "data_gaps", metadata={
