@@ -18,6 +18,11 @@ ATTRIBUTION_FIELDS = ["proposed_cause", "campaign_id", "context_event_id", "clus
 RECLUSTERED = "reclustered_report_ids"  # metadata read by cluster_recall_sensor
 
 
+# Both explain stages: they read the reference files (retried when a read fails transiently) and
+# run in the refresh pool.
+_EXPLAIN_STAGE = {"group_name": "explain", "deps": [reference_data], "retry_policy": READ_RETRY_POLICY, "pool": REFRESH_POOL}
+
+
 def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame | None:
     """Circuit breaker for optional reference data: missing, broken or dropped by fault injection
     means None, with a warning."""
@@ -41,17 +46,12 @@ def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode
     usable, unusable = usable_reference(name, run_mode.limit(frame))
     if len(unusable):
         context.log.warning(f"reference/{name}.csv: {len(unusable)} unusable row(s) in reference_data_errors")
-        run_mode.lake(mrs).append("reference_data_errors", dead_letter_rows(unusable, f"reference/{name}.csv", mrs.current_run_id()))
+        dead = dead_letter_rows(unusable, f"reference/{name}.csv", mrs.current_run_id())
+        run_mode.lake(mrs).append("reference_data_errors", dead)
     return usable
 
 
-@asset(
-    group_name="explain",
-    deps=[reference_data],
-    retry_policy=READ_RETRY_POLICY,
-    pool=REFRESH_POOL,
-    **contract("minority_reports_clustered_log"),
-)
+@asset(**_EXPLAIN_STAGE, **contract("minority_reports_clustered_log"))
 def minority_reports_clustered_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
@@ -80,13 +80,7 @@ def minority_reports_clustered_log(
     return pd.concat([scope.narrow(clusters), restated], ignore_index=True)
 
 
-@asset(
-    group_name="explain",
-    deps=[reference_data],
-    retry_policy=READ_RETRY_POLICY,
-    pool=REFRESH_POOL,
-    **contract("minority_reports_proposed_attribution_log"),
-)
+@asset(**_EXPLAIN_STAGE, **contract("minority_reports_proposed_attribution_log"))
 def minority_reports_proposed_attribution_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
