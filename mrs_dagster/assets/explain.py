@@ -63,12 +63,10 @@ def minority_reports_clustered_log(
     (cluster_id NULL) and detection is unaffected."""
     run_id = mrs.current_run_id()
     references = [_reference(context, mrs, run_mode, name) for name in ("stores", "skus")]
-    try:
-        clusters = cluster_reports(minority_reports_detected_log, *references, run_id)
-        healthy = all(frame is not None for frame in references)
-    except Exception as error:  # seed 001 §5: clustering down must not stop the pipeline
-        context.log.error(f"clustering failed, emitting unclustered rows: {error!r}")
-        clusters, healthy = unclustered(minority_reports_detected_log, run_id), False
+    clusters, healthy = _guarded(
+        context, "clustering", lambda: cluster_reports(minority_reports_detected_log, *references, run_id),
+        lambda: unclustered(minority_reports_detected_log, run_id), references,
+    )
     restated = _restatements(mrs, run_mode, scope, "minority_reports_clustered_log", clusters, CLUSTER_FIELDS, healthy)
     current = latest(clusters, "report_id")
     context.add_output_metadata({
@@ -94,12 +92,10 @@ def minority_reports_proposed_attribution_log(
     run_id = mrs.current_run_id()
     clusters = None if run_mode.dropped("minority_reports_clustered_log") else minority_reports_clustered_log
     inputs = [clusters, *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus", "campaigns", "context_events"))]
-    try:
-        proposals = attribute_reports(minority_reports_detected_log, *inputs, run_id)
-        healthy = all(frame is not None for frame in inputs)
-    except Exception as error:  # seed 001 §5: attribution down must not stop the pipeline
-        context.log.error(f"attribution failed, proposing 'unknown': {error!r}")
-        proposals, healthy = attribution_unavailable(minority_reports_detected_log, run_id), False
+    proposals, healthy = _guarded(
+        context, "attribution", lambda: attribute_reports(minority_reports_detected_log, *inputs, run_id),
+        lambda: attribution_unavailable(minority_reports_detected_log, run_id), inputs,
+    )
     restated = _restatements(
         mrs, run_mode, scope, "minority_reports_proposed_attribution_log", proposals, ATTRIBUTION_FIELDS, healthy
     )
@@ -109,6 +105,16 @@ def minority_reports_proposed_attribution_log(
         "reattributed_reports": len(restated),
     })
     return pd.concat([scope.narrow(proposals), restated], ignore_index=True)
+
+
+def _guarded(context: AssetExecutionContext, stage: str, compute, fallback, inputs: list) -> tuple[pd.DataFrame, bool]:
+    """(the stage's rows, whether every input was up and it ran); when it raises, its fallback
+    rows (seed 001 §5: clustering or attribution down must not stop the pipeline)."""
+    try:
+        return compute(), all(frame is not None for frame in inputs)
+    except Exception as error:
+        context.log.error(f"{stage} failed, emitting its degraded rows: {error!r}")
+        return fallback(), False
 
 
 def _restatements(mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope, name: str, computed: pd.DataFrame,
