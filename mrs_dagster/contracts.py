@@ -20,11 +20,14 @@ DIRECTIONS = ("spike", "drop")
 DETECTION_MODES = ("model", "degraded_heuristic")
 EVENT_STATUSES = ("active", "ended")
 SOURCES = ("detected", "clustered", "attribution", "cohort", "finalised", "ui")
-# A corrected resend (seed 001 §12): a report no longer anomalous on the corrected data is
-# superseded, one that still is but whose rows changed is revised, one that only the corrected data
-# shows is new after the correction.
+# A re-evaluation (a corrected resend, seed 001 §12, or a model update, §10): a report no longer
+# anomalous after it is superseded, one that still is but whose rows changed is revised, one that
+# only the re-evaluation shows is new after the correction.
 CORRECTION_STATUSES = ("superseded", "revised", "new_after_correction")
+# Why an event the re-evaluated history no longer has ended.
 RESOLUTION_DATA_CORRECTION = "data correction"
+RESOLUTION_MODEL_UPDATE = "model update"
+REEVALUATION_RESOLUTIONS = (RESOLUTION_DATA_CORRECTION, RESOLUTION_MODEL_UPDATE)
 DEGRADED_REASONS = ("MRCL_down", "MRPAL_down", "MRCH_down", "MEEL_down", "EDITS_down", "EVENT_EDITS_down", "SUPERSEDED")
 # Analysts' verdicts, as anomaly tools' users give them (ThirdEye's feedback types).
 VERDICTS = ("anomaly", "expected", "not_anomaly", "new_trend", "no_feedback")
@@ -95,8 +98,9 @@ _ARROW_TYPES = {
 _RUN = {"run_id": _str(description="demo_run_config.run_id of the run that wrote the row")}
 _WRITTEN_AT = {"written_at": _ts(description="the tick at which the row became true (never the wall clock)")}
 _DATA_VERSION = {
-    "version": _int(description="the store's data version at written_at: the highest feed_version of its sales "
-                    "up to then (a row is superseded once the data behind it is corrected)")
+    "version": _int(description="the store's evaluation version at written_at: its data version (the highest "
+                    "feed_version of its sales up to then) + the model generation - 1 (a row is superseded once "
+                    "the data or the models behind it change; stages.versions)")
 }
 
 UNIFIED_SALES_DATA = _dataset(
@@ -138,20 +142,37 @@ UNIFIED_SALES_DATA_ERRORS = _file_dead_letters(
     "unified_sales_data_errors", "Dead letters of ingestion: landed rows (or whole files) that could not be parsed."
 )
 
-SALES_FEED_VERSIONS = _dataset(
-    "sales_feed_versions",
-    "Per store and feed_version of the current series, the ticks its rows cover: a resend with a "
-    "higher feed_version supersedes every row computed from the store's data from its first tick on "
-    "(seed 001 §12).",
+EVALUATION_VERSIONS = _dataset(
+    "evaluation_versions",
+    "Per store, the steps of its evaluation version: from effective_from on, its history was "
+    "re-evaluated by a resend with a higher feed_version (seed 001 §12) or a new model generation "
+    "(§10); effective_to ends what that re-evaluation covered. Rows of older versions are superseded.",
     {
         "store_id": _str(),
         "version": _int(checks=pa.Check.ge(1)),
+        "data_version": _int(checks=pa.Check.ge(1), description="the highest feed_version up to effective_from"),
+        "model_generation": _int(checks=pa.Check.ge(1)),
         "effective_from": _ts(),
         "effective_to": _ts(),
         **_RUN,
     },
-    key=("store_id", "version", "run_id"),
+    key=("store_id", "effective_from", "run_id"),
     is_view=True,
+)
+
+MODEL_GENERATIONS = _dataset(
+    "model_generations",
+    "The detection models' generations: a row whenever the baseline or classifier model version "
+    "changes. A generation after the first re-evaluates history from effective_from (the recall window).",
+    {
+        "generation": _int(checks=pa.Check.ge(1)),
+        "baseline_model_version": _str(),
+        "classifier_model_version": _str(),
+        "effective_from": _ts(nullable=True, description="the first tick re-evaluated; NULL: all history"),
+        "written_at": _ts(description="the newest tick of the data when the generation was registered"),
+        **_RUN,
+    },
+    key=("generation", "run_id"),
 )
 
 SALES_TIMESERIES_DATA = _dataset(
@@ -186,7 +207,7 @@ BASELINE_SALES_MODEL_PREDICTION_LOG = _dataset(
         **_DATA_VERSION,
         **_RUN,
     },
-    key=("store_id", "sku", "ts", "model_version", "version", "run_id"),
+    key=("store_id", "sku", "ts", "version", "run_id"),
 )
 
 ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
@@ -206,7 +227,7 @@ ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
         **_DATA_VERSION,
         **_RUN,
     },
-    key=("store_id", "sku", "ts", "model_version", "version", "run_id"),
+    key=("store_id", "sku", "ts", "version", "run_id"),
 )
 
 MINORITY_REPORTS_DETECTED_LOG = _dataset(
@@ -554,7 +575,8 @@ DATASETS: dict[str, Dataset] = {
         DEMO_RUN_CONFIG,
         UNIFIED_SALES_DATA,
         UNIFIED_SALES_DATA_ERRORS,
-        SALES_FEED_VERSIONS,
+        EVALUATION_VERSIONS,
+        MODEL_GENERATIONS,
         *_LOGS,
         USER_EDITS_LOG,
         USER_MINORITY_EVENTS_EDITS_LOG,

@@ -23,24 +23,34 @@ from mrs_dagster.assets.health import alerts_log, health
 from mrs_dagster.assets.detection import (
     anomaly_classifier_model_prediction_log,
     baseline_sales_model_prediction_log,
+    evaluation_versions,
     minority_reports_detected_log,
+    model_generations,
 )
 from mrs_dagster.assets.explain import minority_reports_clustered_log, minority_reports_proposed_attribution_log
 from mrs_dagster.assets.ingest import (
     landing_sales,
     reference_data,
-    sales_feed_versions,
     sales_timeseries_data,
     unified_sales_data,
 )
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
-from mrs_dagster.resources import AlertWebhook, LakeIOManager, MRSConfig, ReplayScope, RunMode, default_data_dir
+from mrs_dagster.resources import (
+    AlertWebhook,
+    DetectionModels,
+    LakeIOManager,
+    MRSConfig,
+    ReplayScope,
+    RunMode,
+    default_data_dir,
+)
 from mrs_dagster.sensors import (
     RECALL_JOB,
     REPLAY_JOB,
     cluster_recall_sensor,
     corrected_feed_sensor,
     evidence_recall_sensor,
+    model_recall_sensor,
     review_reports_scheduler,
     slo_alerts_sensor,
 )
@@ -71,7 +81,8 @@ ASSETS = [
     demo_run_config,
     unified_sales_data,
     sales_timeseries_data,
-    sales_feed_versions,
+    model_generations,
+    evaluation_versions,
     baseline_sales_model_prediction_log,
     anomaly_classifier_model_prediction_log,
     minority_reports_detected_log,
@@ -86,7 +97,10 @@ ASSETS = [
 ]
 
 
-def build_resources(data_dir: Path | str | None = None, run_id: str | None = None) -> dict:
+def build_resources(
+    data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None
+) -> dict:
+    """The resources; `models`: the detection models' settings (default: the code's)."""
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
     run_mode = RunMode.configure_at_launch()  # shared, so the IO manager sees the run's mode
     return {
@@ -94,15 +108,18 @@ def build_resources(data_dir: Path | str | None = None, run_id: str | None = Non
         "run_mode": run_mode,
         "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode),
         "scope": ReplayScope(),
+        "models": models or DetectionModels(),
         "alert_webhook": AlertWebhook(url=os.environ.get("MRS_ALERT_WEBHOOK_URL")),
     }
 
 
-def build_definitions(data_dir: Path | str | None = None, run_id: str | None = None) -> Definitions:
+def build_definitions(
+    data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None
+) -> Definitions:
     return Definitions(
         assets=[_with_freshness(asset) for asset in ASSETS],
         asset_checks=[*LOG_CHECKS, *SLO_CHECKS],
-        resources=build_resources(data_dir, run_id),
+        resources=build_resources(data_dir, run_id, models),
         jobs=[
             define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset."),
             define_asset_job(
@@ -117,7 +134,8 @@ def build_definitions(data_dir: Path | str | None = None, run_id: str | None = N
                 "consolidate: what the recall sensors and the review schedule launch.",
             ),
         ],
-        sensors=[corrected_feed_sensor, cluster_recall_sensor, evidence_recall_sensor, slo_alerts_sensor],
+        sensors=[corrected_feed_sensor, model_recall_sensor, cluster_recall_sensor, evidence_recall_sensor,
+                 slo_alerts_sensor],
         schedules=[review_reports_scheduler],
     )
 

@@ -48,7 +48,7 @@ def read_report_logs(
     for field, name in {**_MACHINE_LOGS, **_EDITS_LOGS, "ended": "minority_events_ended_log"}.items():
         if name in down:
             logs[field] = None
-    return ReportLogs(detected=detected, **logs, versions=lake.read("sales_feed_versions", run_id=run_id))
+    return ReportLogs(detected=detected, **logs, versions=lake.read("evaluation_versions", run_id=run_id))
 
 
 def hydrate(

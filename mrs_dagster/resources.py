@@ -11,8 +11,9 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 from pydantic import field_validator, model_validator
 
 from mrs_dagster.lake import Lake, dataset
+from mrs_dagster.stages import baseline, classifier
 from mrs_dagster.stages.timestamps import as_utc
-from mrs_dagster.stages.versions import current_rows
+from mrs_dagster.stages.versions import current_rows, model_version
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data" / "demo"
@@ -172,6 +173,49 @@ class ReplayScope(ConfigurableResource):
         return frame[frame["store_id"].isin(self.stores)] if self.stores else frame
 
 
+class DetectionModels(ConfigurableResource):
+    """The detection models' settings. Their versions are the code's model versions, suffixed with
+    a digest of any setting changed from its default: a new code version or a retuned setting is a
+    model update, which registers a new model generation (`model_generations`) that re-evaluates
+    the last `recall_days` days of history (seed 001 §10), and only them (`model_recall_sensor`)."""
+
+    baseline_history_days: int = baseline.BaselineParams.history_days
+    """Days of history the baseline's SKU level is the median of (at least its warm-up, 7)."""
+    classifier_threshold: float = classifier.ScoringParams.threshold
+    """The surprise (-log10 of the Poisson tail probability) a window must exceed to flag a tick."""
+    classifier_spike_ratio: float = classifier.ScoringParams.spike_ratio
+    classifier_drop_ratio: float = classifier.ScoringParams.drop_ratio
+    recall_days: int = 7
+    """How much history a model update re-evaluates: the newest tick's day and the days before it."""
+
+    @field_validator("baseline_history_days")
+    @classmethod
+    def _warmed_up(cls, days: int) -> int:
+        if days < baseline.BaselineParams.min_history_days:
+            raise ValueError(f"baseline_history_days must be at least the warm-up, {baseline.BaselineParams.min_history_days}")
+        return days
+
+    @field_validator("recall_days")
+    @classmethod
+    def _positive(cls, days: int) -> int:
+        if days < 1:
+            raise ValueError("recall_days must be at least 1")
+        return days
+
+    def baseline_params(self) -> baseline.BaselineParams:
+        return baseline.BaselineParams(history_days=self.baseline_history_days)
+
+    def scoring_params(self) -> classifier.ScoringParams:
+        return classifier.ScoringParams(
+            threshold=self.classifier_threshold, spike_ratio=self.classifier_spike_ratio, drop_ratio=self.classifier_drop_ratio
+        )
+
+    def versions(self) -> tuple[str, str]:
+        """(baseline model version, classifier model version)."""
+        return (model_version(baseline.MODEL_VERSION, self.baseline_params()),
+                model_version(classifier.MODEL_VERSION, self.scoring_params()))
+
+
 class AlertWebhook(ConfigurableResource):
     """Where SLO alerts are posted as JSON, besides alerts_log; no URL, no post. A webhook that
     fails is logged, never a lost alert: the alerts_log row is written first."""
@@ -194,7 +238,8 @@ class LakeIOManager(ConfigurableIOManager):
     """Appends each asset's DataFrame to its lake table (dedup on the dataset's key), or replaces a
     hydrated view, and loads a table back as the rows of the current run_id (empty, with the
     contract's columns, if unwritten). A log with data versions loads as its current rows: rows
-    computed from data a retailer has since corrected stay in the table, never in an input."""
+    computed from data a retailer has since corrected, or by models since updated, stay in the
+    table, never in an input."""
 
     mrs: MRSConfig
     run_mode: RunMode
@@ -214,5 +259,5 @@ class LakeIOManager(ConfigurableIOManager):
         lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()
         rows = lake.read(context.asset_key.path[-1], run_id=run_id)
         if {"store_id", "written_at", "version"} <= set(rows.columns):
-            rows = current_rows(rows, lake.read("sales_feed_versions", run_id=run_id))
+            rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id))
         return self.run_mode.limit(rows)

@@ -23,14 +23,14 @@ from mrs_dagster.assets.explain import RECLUSTERED
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.landing import landing_files, read_delivery, read_reference
-from mrs_dagster.resources import AlertWebhook, MRSConfig, ReplayScope
+from mrs_dagster.resources import AlertWebhook, DetectionModels, MRSConfig, ReplayScope
 from mrs_dagster.stages.alerts import CheckState, alert_transitions
 from mrs_dagster.stages.attribution import reports_covered
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.review import due_for_review
 from mrs_dagster.stages.slo import current_reports
-from mrs_dagster.stages.versions import resend_scope
+from mrs_dagster.stages.versions import recall_start, resend_scope
 
 REPLAY_JOB = "mrs_replay"
 RECALL_JOB = "mrs_recall"
@@ -64,6 +64,34 @@ def corrected_feed_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scop
                 tags={"mrs/trigger": "corrected_feed", "mrs/delivery": path.name, "mrs/stores": ",".join(worklist)},
             )
     context.update_cursor(json.dumps(sorted(seen | {p.name for p in new})))
+
+
+@sensor(job_name=REPLAY_JOB, minimum_interval_seconds=60, description=(
+    "Seed 001 §10 recall (a): when the deployed baseline or classifier model version (resource "
+    "`models`: code version and settings) differs from the newest registered model generation, "
+    "requests a replay of the recall window only (the last `recall_days` days, every store), which "
+    "registers the new generation and re-evaluates that window under it."
+))
+def model_recall_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels):
+    lake, run_id = mrs.lake(), mrs.current_run_id()
+    registered = lake.read("model_generations", run_id=run_id).sort_values("generation")
+    if registered.empty:
+        yield SkipReason("no model generation registered yet: the first run registers the models")
+        return
+    newest = registered.iloc[-1]
+    baseline_version, classifier_version = models.versions()
+    if (newest["baseline_model_version"], newest["classifier_model_version"]) == (baseline_version, classifier_version):
+        yield SkipReason(f"models unchanged since generation {newest['generation']}")
+        return
+    since = recall_start(newest_tick(lake, run_id), models.recall_days)
+    stores = sorted(lake.read("evaluation_versions", run_id=run_id)["store_id"].unique())
+    generation = int(newest["generation"]) + 1
+    for worklist in scope.worklists(stores):
+        yield RunRequest(
+            run_key=f"model_update:{generation}:{baseline_version}:{classifier_version}:{worklist[0]}",
+            run_config={"resources": {"scope": {"config": {"stores": worklist, "since": since.isoformat()}}}},
+            tags={"mrs/trigger": "model_update", "mrs/generation": str(generation), "mrs/stores": ",".join(worklist)},
+        )
 
 
 ALERTED_CHECKS = [key for check in SLO_CHECKS for key in check.check_keys]

@@ -78,7 +78,8 @@ def test_the_ui_lists_every_check_with_its_last_result_and_the_sensors(world_dir
         assert len(checks) >= 50
         repositories = graphql(port, AUTOMATION_QUERY)["repositoriesOrError"]["nodes"]
         sensors = {s["name"] for repo in repositories for s in repo["sensors"]}
-        assert {"corrected_feed_sensor", "slo_alerts_sensor"} <= sensors
+        assert {"corrected_feed_sensor", "model_recall_sensor", "cluster_recall_sensor", "evidence_recall_sensor",
+                "slo_alerts_sensor"} <= sensors
     finally:
         server.terminate()
         server.wait(timeout=30)

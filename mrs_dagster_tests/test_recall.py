@@ -9,8 +9,10 @@ from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.hydration import hydrate, newest_tick
 from mrs_dagster.lake import Lake, dataset
-from mrs_dagster.sensors import RECALL_JOB
+from mrs_dagster.resources import DetectionModels
+from mrs_dagster.sensors import RECALL_JOB, REPLAY_JOB
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.versions import recall_start
 
 RUN = "demo-run-001"
 MRPAL = "minority_reports_proposed_attribution_log"
@@ -23,8 +25,9 @@ def setup(world_dir):
     return defs, instance, Lake(world_dir / "lake")
 
 
-def evaluate(defs, instance, world_dir, name, cursor=None):
-    with build_sensor_context(instance=instance, resources=build_resources(world_dir), cursor=cursor) as context:
+def evaluate(defs, instance, world_dir, name, cursor=None, models=None):
+    resources = build_resources(world_dir, models=models)
+    with build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
         return defs.get_sensor_def(name).evaluate_tick(context)
 
 
@@ -35,8 +38,9 @@ def recall(defs, instance, requests):
 
 
 def new_rows(lake, name, before):
+    """The rows of log `name` that `before` did not have (by its idempotent key)."""
     after = lake.read(name)
-    keys = ["report_id", "written_at", "version", "store_id", "sku"]
+    keys = [k for k in dataset(name).key if k != "run_id"]
     merged = after.merge(before[keys].assign(_old=True), on=keys, how="left")
     return after[merged["_old"].isna().to_numpy()]
 
@@ -69,6 +73,54 @@ def test_a_campaign_landing_after_attribution_recalls_only_the_reports_it_covers
     then, _ = hydrate(lake, RUN, as_of=newest_tick(lake, RUN) - pd.Timedelta(microseconds=1))
     assert then.set_index("report_id").loc[viral["report_id"], "cause"] == "viral_demand"
     assert evaluate(defs, instance, world_dir, "evidence_recall_sensor", tick.cursor).run_requests == []
+
+
+PER_TICK_LOGS = ["baseline_sales_model_prediction_log", "anomaly_classifier_model_prediction_log",
+                 "minority_reports_detected_log", "minority_reports_cohorted_log", "minority_event_log",
+                 "minority_events_ended_log", "minority_reports_clustered_log", MRPAL]
+
+
+def test_a_model_update_re_evaluates_the_recall_window_and_nothing_else(world_dir):
+    defs, instance, lake = setup(world_dir)
+    assert evaluate(defs, instance, world_dir, "model_recall_sensor").run_requests == []
+    before = {name: lake.read(name) for name in PER_TICK_LOGS}
+    reports_before, _ = hydrate(lake, RUN)
+    retuned = DetectionModels(classifier_threshold=10.0, recall_days=2)
+    retuned_defs = build_definitions(world_dir, models=retuned)
+
+    tick = evaluate(retuned_defs, instance, world_dir, "model_recall_sensor", models=retuned)
+    since = recall_start(newest_tick(lake, RUN), retuned.recall_days)
+    stores = sorted(lake.read("sales_timeseries_data", columns=["store_id"])["store_id"].unique())
+    assert [r.run_config["resources"]["scope"]["config"] for r in tick.run_requests] == [
+        {"stores": stores, "since": since.isoformat()}]
+    for request in tick.run_requests:
+        assert retuned_defs.resolve_job_def(REPLAY_JOB).execute_in_process(
+            run_config=request.run_config, instance=instance, tags=request.tags).success
+
+    generations = lake.read("model_generations").sort_values("generation")
+    assert generations["generation"].tolist() == [1, 2] and generations["effective_from"].iloc[1] == since
+    old_versions, new_versions = DetectionModels().versions(), retuned.versions()
+    assert generations["classifier_model_version"].tolist() == [old_versions[1], new_versions[1]] != [old_versions[1]] * 2
+    for name in PER_TICK_LOGS:
+        added = new_rows(lake, name, before[name])
+        assert len(lake.read(name)) == len(before[name]) + len(added), f"{name}: an earlier row is gone"
+        assert (added["written_at"] >= since).all(), f"{name}: re-evaluated a tick before the recall window"
+        assert len(added) > 0, name
+        if name == "anomaly_classifier_model_prediction_log":
+            assert set(added["model_version"]) == {new_versions[1]}
+
+    reports, events = hydrate(lake, RUN)
+    earlier = reports_before[reports_before["window_end"] < since].set_index("report_id").sort_index()
+    pd.testing.assert_frame_equal(reports.set_index("report_id").loc[earlier.index], earlier)
+    touched = reports[reports["correction_status"].notna()]
+    assert (touched["window_end"] >= since).all()
+    superseded = reports[reports["report_status"] == "superseded"]
+    assert len(superseded) > 0 and (superseded["degraded_reasons"].str.contains("SUPERSEDED")).all()
+    assert set(events.loc[events["event_id"].isin(superseded["event_id"]), "resolution_reason"]) >= {"model update"}
+
+    assert evaluate(retuned_defs, instance, world_dir, "model_recall_sensor", models=retuned).run_requests == []
+    full = retuned_defs.resolve_job_def(MAIN_JOB).execute_in_process(instance=instance)
+    assert full.success and {name: n for name, n in rows_appended(full).items() if n} == {}
 
 
 def test_a_cluster_split_recalls_the_attribution_of_exactly_its_reports(world_dir):

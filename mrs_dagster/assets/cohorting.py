@@ -20,24 +20,25 @@ def minority_reports_cohorted_log(
     run_mode: RunMode,
     minority_reports_detected_log: pd.DataFrame,
     sales_timeseries_data: pd.DataFrame,
-    sales_feed_versions: pd.DataFrame,
+    evaluation_versions: pd.DataFrame,
 ):
     """Seed 000 cohorting by log replay: MRCH snapshots, the MELOG registry and MEEL closures.
-    Events a corrected resend leaves without reports end with resolution 'data correction'."""
+    Events a corrected resend or a model update leaves without reports end with resolution 'data
+    correction' or 'model update'."""
     run_id = mrs.current_run_id()
     watermarks = store_watermarks(current_sales_series(sales_timeseries_data))
     detected = scope.stores_of(minority_reports_detected_log)
-    result = cohort_reports(detected, watermarks, run_id, versions=sales_feed_versions)
+    result = cohort_reports(detected, watermarks, run_id, versions=evaluation_versions)
     written = scope.stores_of(run_mode.lake(mrs).read("minority_reports_cohorted_log", run_id=run_id))
-    closures = correction_closures(written, result.cohorted["report_id"], sales_feed_versions, run_id)
+    closures = correction_closures(written, result.cohorted["report_id"], evaluation_versions, run_id)
     if not closures.ended.empty:
-        context.log.info(f"{len(closures.ended)} event(s) ended by a data correction")
+        context.log.info(f"{len(closures.ended)} event(s) ended by a re-evaluation")
     logs = [pd.concat([scope.narrow(a), b], ignore_index=True) for a, b in zip(_parts(result), _parts(closures))]
     events = result.events["event_id"].nunique()
     yield Output(logs[0], "minority_reports_cohorted_log", metadata={"events": events})
     yield Output(logs[1], "minority_event_log", metadata={"events": events})
     yield Output(logs[2], "minority_events_ended_log", metadata={
-        "ended": len(logs[2]), "ended_by_data_correction": len(closures.ended)})
+        "ended": len(logs[2]), "ended_by_reevaluation": len(closures.ended)})
 
 
 def _parts(result: CohortingResult) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -1,39 +1,86 @@
 import pandas as pd
-from dagster import AssetExecutionContext, Failure, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.resources import DETECTION_POOL, MRSConfig, ReplayScope, RunMode
+from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode
+from mrs_dagster.stages import versions
 from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
 from mrs_dagster.stages.detection import detect_minority_reports, models_available
 from mrs_dagster.stages.ingest import current_sales_series
 
 
-def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> pd.DataFrame:
-    """The current series of the scope's stores, whole history (the baseline learns from it)."""
+def _landed(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     if sales_timeseries_data.empty:
         raise Failure("sales_timeseries_data is empty: nothing has been landed for this run_id")
-    return scope.stores_of(current_sales_series(sales_timeseries_data))
+    return sales_timeseries_data
+
+
+def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> pd.DataFrame:
+    """The current series of the scope's stores, whole history (the baseline learns from it)."""
+    return scope.stores_of(current_sales_series(_landed(sales_timeseries_data)))
+
+
+@asset(group_name="detection", **contract("model_generations"))
+def model_generations(
+    context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, models: DetectionModels,
+    sales_timeseries_data: pd.DataFrame,
+) -> pd.DataFrame:
+    """The detection models' generations: registers one when the configured baseline or classifier
+    model version differs from the newest registered, re-evaluating the recall window."""
+    newest_tick = _landed(sales_timeseries_data)["ts"].max()
+    registered = run_mode.lake(mrs).read("model_generations", run_id=mrs.current_run_id())
+    new = versions.next_generation(registered, *models.versions(), newest_tick, models.recall_days)
+    new = new.assign(run_id=mrs.current_run_id())
+    if not new.empty:
+        context.log.info(f"model generation {new['generation'].iloc[0]} registered, re-evaluating from "
+                         f"{new['effective_from'].iloc[0]}")
+    newest = new if len(new) else registered.sort_values("generation").tail(1)
+    context.add_output_metadata({"generation": int(newest["generation"].iloc[0]), "registered_now": len(new),
+                                 "models": MetadataValue.md(newest.drop(columns="run_id").astype(str).to_markdown(index=False))})
+    return new
+
+
+@asset(group_name="detection", **contract("evaluation_versions"))
+def evaluation_versions(
+    context: AssetExecutionContext, mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, model_generations: pd.DataFrame
+) -> pd.DataFrame:
+    """Per store, the steps of its evaluation version: what a corrected resend or a model update
+    re-evaluated, and so which rows of every log are current."""
+    steps = versions.evaluation_versions(versions.feed_versions(current_sales_series(sales_timeseries_data)), model_generations)
+    reevaluated = versions.corrected_spans(steps)
+    context.add_output_metadata({
+        "reevaluated_stores": int(reevaluated["store_id"].nunique()),
+        "reevaluations": MetadataValue.md(reevaluated.to_markdown(index=False)),
+    })
+    return steps.assign(run_id=mrs.current_run_id())
 
 
 @asset(group_name="detection", pool=DETECTION_POOL, **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
-    mrs: MRSConfig, scope: ReplayScope, sales_timeseries_data: pd.DataFrame
+    mrs: MRSConfig, scope: ReplayScope, models: DetectionModels,
+    sales_timeseries_data: pd.DataFrame, evaluation_versions: pd.DataFrame,
 ) -> pd.DataFrame:
     """Expected units and sales per store x SKU x tick, learned from the days before each tick."""
-    return scope.narrow(baseline_predictions(_current_series(sales_timeseries_data, scope), mrs.current_run_id()))
+    series = _current_series(sales_timeseries_data, scope)
+    predictions = baseline_predictions(series, mrs.current_run_id(), models.baseline_params(), versions=evaluation_versions)
+    return scope.narrow(predictions)
 
 
 @asset(group_name="detection", pool=DETECTION_POOL, **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     mrs: MRSConfig,
     scope: ReplayScope,
+    models: DetectionModels,
     sales_timeseries_data: pd.DataFrame,
+    evaluation_versions: pd.DataFrame,
     baseline_sales_model_prediction_log: pd.DataFrame,
 ) -> pd.DataFrame:
     """Per-tick Poisson anomaly score and flag for every series with a baseline."""
     series = _current_series(sales_timeseries_data, scope)
-    return scope.narrow(classifier_predictions(series, baseline_sales_model_prediction_log, mrs.current_run_id()))
+    predictions = classifier_predictions(series, baseline_sales_model_prediction_log, mrs.current_run_id(),
+                                         models.scoring_params(), versions=evaluation_versions)
+    return scope.narrow(predictions)
 
 
 @asset(group_name="detection", pool=DETECTION_POOL, **contract("minority_reports_detected_log"))
@@ -43,6 +90,7 @@ def minority_reports_detected_log(
     scope: ReplayScope,
     run_mode: RunMode,
     sales_timeseries_data: pd.DataFrame,
+    evaluation_versions: pd.DataFrame,
     baseline_sales_model_prediction_log: pd.DataFrame,
     anomaly_classifier_model_prediction_log: pd.DataFrame,
 ) -> pd.DataFrame:
@@ -57,7 +105,8 @@ def minority_reports_detected_log(
             ("anomaly_classifier_model_prediction_log", anomaly_classifier_model_prediction_log),
         )
     )
-    reports = scope.narrow(detect_minority_reports(series, baseline, classifier, mrs.current_run_id()))
+    reports = detect_minority_reports(series, baseline, classifier, mrs.current_run_id(), versions=evaluation_versions)
+    reports = scope.narrow(reports)
     degraded = not models_available(baseline, classifier, series)
     if degraded:
         context.log.warning("baseline or classifier log unavailable: detection degraded to the deviation heuristic")

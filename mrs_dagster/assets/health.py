@@ -27,7 +27,7 @@ _DEAD_LETTERS = {**{name: errors.name for name, errors in STAGE_ERRORS.items()},
 
 @multi_asset(
     outs={name: AssetOut(group_name="operations", **contract(name)) for name in ("health", "data_gaps")},
-    deps=[*_LOGS, "sales_feed_versions"],
+    deps=[*_LOGS, "evaluation_versions"],
     pool=REFRESH_POOL,
 )
 def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):

@@ -16,8 +16,7 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
 from mrs_dagster.landing import read_deliveries
 from mrs_dagster.resources import MRSConfig, RunMode
-from mrs_dagster.stages.ingest import current_sales_series, parse_sales_rows, sales_timeseries, unreadable_file
-from mrs_dagster.stages.versions import corrected_spans, feed_versions
+from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
 
 reference_data = AssetSpec(
     "reference_data",
@@ -82,16 +81,3 @@ def _concat(frames: list[pd.DataFrame], dataset: Dataset) -> pd.DataFrame:
 def sales_timeseries_data(unified_sales_data: pd.DataFrame) -> pd.DataFrame:
     """The sales series per store x SKU x tick and feed_version (the current one is the highest)."""
     return sales_timeseries(unified_sales_data)
-
-
-@asset(group_name="ingest", **contract("sales_feed_versions"))
-def sales_feed_versions(
-    context: AssetExecutionContext, mrs: MRSConfig, sales_timeseries_data: pd.DataFrame
-) -> pd.DataFrame:
-    """The ticks each feed_version covers per store: what a corrected resend supersedes."""
-    versions = feed_versions(current_sales_series(sales_timeseries_data))
-    corrected = corrected_spans(versions)
-    context.add_output_metadata(
-        {"corrected_stores": int(corrected["store_id"].nunique()), "corrections": MetadataValue.md(corrected.to_markdown(index=False))}
-    )
-    return versions.assign(run_id=mrs.current_run_id())

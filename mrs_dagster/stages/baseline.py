@@ -21,6 +21,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import BASELINE_SALES_MODEL_PREDICTION_LOG
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
+from mrs_dagster.stages.versions import model_version
 
 MODEL_VERSION = "seasonal-median-v1"
 
@@ -85,14 +86,17 @@ def _profile(history_shares: np.ndarray) -> np.ndarray:
     return smooth / np.nansum(smooth)
 
 
-def baseline_predictions(series: pd.DataFrame, run_id: str, params: BaselineParams = BaselineParams()) -> pd.DataFrame:
-    """`baseline_sales_model_prediction_log` rows for every predictable tick of the current series."""
+def baseline_predictions(
+    series: pd.DataFrame, run_id: str, params: BaselineParams = BaselineParams(), *, versions: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """`baseline_sales_model_prediction_log` rows for every predictable tick of the current series;
+    `versions`: the stores' evaluation versions (see `store_grids`)."""
     frames = []
-    for grid in store_grids(series):
+    for grid in store_grids(series, versions):
         expected, expected_sales = store_baseline(grid, params)
         frame = grid.long(expected_units=expected, expected_sales_value=expected_sales, version=grid.tick_versions())
         frames.append(frame[~np.isnan(frame["expected_units"].to_numpy())])
     if not frames:
         return BASELINE_SALES_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
-    return out.assign(model_version=MODEL_VERSION, written_at=out["ts"], run_id=run_id)
+    return out.assign(model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)

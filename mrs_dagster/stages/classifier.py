@@ -17,6 +17,7 @@ from scipy.special import pdtr, pdtrc
 
 from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG
 from mrs_dagster.stages.series_grid import store_grids
+from mrs_dagster.stages.versions import model_version
 
 MODEL_VERSION = "poisson-multiwindow-v1"
 SPIKE, DROP = 1, -1
@@ -90,12 +91,14 @@ def score_windows(units: np.ndarray, expected: np.ndarray, day: np.ndarray, para
 
 
 def classifier_predictions(
-    series: pd.DataFrame, baseline: pd.DataFrame, run_id: str, params: ScoringParams = ScoringParams()
+    series: pd.DataFrame, baseline: pd.DataFrame, run_id: str, params: ScoringParams = ScoringParams(),
+    *, versions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """`anomaly_classifier_model_prediction_log` rows: one per series x tick with a baseline."""
+    """`anomaly_classifier_model_prediction_log` rows: one per series x tick with a baseline;
+    `versions`: the stores' evaluation versions (see `store_grids`)."""
     baseline_by_store = dict(tuple(baseline.groupby("store_id")))
     frames = []
-    for grid in store_grids(series):
+    for grid in store_grids(series, versions):
         store_baseline = baseline_by_store.get(grid.store_id)
         if store_baseline is None:
             continue
@@ -113,4 +116,4 @@ def classifier_predictions(
     if not frames:
         return ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
-    return out.assign(model_version=MODEL_VERSION, written_at=out["ts"], run_id=run_id)
+    return out.assign(model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)

@@ -11,25 +11,26 @@ with a 30-minute gap, no report through 12:35 means nothing more joins; the even
 
 Event state at each tick: severity is the highest severity so far; baseline and attributed
 totals are the sums of each constituent report's latest totals; `impact_estimate` is the sum of
-their absolute attributed totals (money at stake, gained or lost); `version` is the store's data
-version at the tick (stages.versions). Stateless and deterministic: the same MRDL always gives the
+their absolute attributed totals (money at stake, gained or lost); `version` is the store's
+evaluation version at the tick (stages.versions). Stateless and deterministic: the same MRDL always gives the
 same rows.
 
-A corrected resend can leave an event with no report at all: `correction_closures` ends it with
-`resolution_reason = 'data correction'` and zero totals, written at the event's last tick under the
-corrected data version, so the old rows stay as the audit trail and a replay writes nothing new.
+A re-evaluation can leave an event with no report at all: `correction_closures` ends it with
+`resolution_reason = 'data correction'` (a corrected resend) or `'model update'` (a new model
+generation) and zero totals, written at the event's last tick under the new evaluation version, so
+the old rows stay as the audit trail and a replay writes nothing new.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from mrs_dagster.contracts import RESOLUTION_DATA_CORRECTION
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.identity import stable_id
-from mrs_dagster.stages.versions import version_at
+from mrs_dagster.stages.versions import reevaluation_reason, steps_at, version_at
 
 RESOLUTION_NO_NEW_REPORTS = "no new reports"
 
@@ -60,7 +61,7 @@ def cohort_reports(
     versions: pd.DataFrame | None = None,
 ) -> CohortingResult:
     """MRCH, MELOG and MEEL rows from current MRDL rows. `watermarks`: per store_id, the last tick
-    its data covers; `versions`: the stores' feed versions (None: never corrected). Stores never
+    its data covers; `versions`: the stores' evaluation versions (None: never re-evaluated). Stores never
     mix, so any subset of stores (a partition) gives that subset's rows."""
     snap = event_snapshots(detected, watermarks, params)
     if versions is not None:
@@ -71,19 +72,22 @@ def cohort_reports(
 def correction_closures(
     cohorted_log: pd.DataFrame, current_event_ids: pd.Series, versions: pd.DataFrame, run_id: str
 ) -> CohortingResult:
-    """Closures of the events in `cohorted_log` (MRCH as written so far) that the current data no
-    longer has (not in `current_event_ids`) and whose data has since been corrected."""
+    """Closures of the events in `cohorted_log` (MRCH as written so far) that the current
+    evaluation no longer has (not in `current_event_ids`) and whose history has since been
+    re-evaluated, with why (`stages.versions.reevaluation_reason`)."""
     gone = cohorted_log[~cohorted_log["report_id"].isin(current_event_ids)]
     last = latest(gone, "report_id")
-    corrected = last.assign(version=version_at(last, versions))
-    closed = corrected[corrected["version"].to_numpy() > last["version"].to_numpy()]
+    now = steps_at(last, versions)
+    reevaluated = now["version"].to_numpy() > last["version"].to_numpy()
+    reason = reevaluation_reason(last["version"].to_numpy(), now)[reevaluated]
     zero = {c: 0.0 for c in ("severity_score", "impact_estimate", "baseline_sales_total", "attributed_sales_total")}
-    closed = closed.assign(event_status="ended", **zero)[["report_id", *_STATE, "written_at", "version"]]
+    closed = last[reevaluated].assign(version=now["version"].to_numpy()[reevaluated], event_status="ended", **zero)
+    closed = closed[["report_id", *_STATE, "written_at", "version"]]
     created_at = gone.groupby("report_id")["written_at"].min()
     return CohortingResult(
         closed.assign(run_id=run_id),
         _event_rows(closed, created_at, run_id),
-        _ended_rows(closed, RESOLUTION_DATA_CORRECTION, run_id),
+        _ended_rows(closed, reason, run_id),
     )
 
 
@@ -169,8 +173,8 @@ def _event_rows(snap: pd.DataFrame, created_at: pd.Series, run_id: str) -> pd.Da
     return events.sort_values(["store_id", "written_at"], kind="stable")
 
 
-def _ended_rows(ended: pd.DataFrame, reason: str, run_id: str) -> pd.DataFrame:
-    """MEEL rows for closure snapshots."""
+def _ended_rows(ended: pd.DataFrame, reason: str | np.ndarray, run_id: str) -> pd.DataFrame:
+    """MEEL rows for closure snapshots (`reason`: one for all, or per row of `ended`)."""
     return pd.DataFrame(
         {
             "event_id": ended["report_id"],

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.stages.baseline import BaselineParams
-from mrs_dagster.stages.classifier import MODEL_VERSION as CLASSIFIER_VERSION
 from mrs_dagster.stages.classifier import SPIKE, ScoringParams, score_windows
 from mrs_dagster.stages.identity import stable_id
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
@@ -36,7 +35,7 @@ class DetectionParams:
 
 
 _FLAGGED = ["store_id", "sku", "ts", "direction", "severity_score", "units", "sales_value", "version",
-            "expected_units", "expected_sales_value"]
+            "model_version", "expected_units", "expected_sales_value"]
 
 
 def detect_minority_reports(
@@ -45,18 +44,22 @@ def detect_minority_reports(
     classifier: pd.DataFrame | None,
     run_id: str,
     params: DetectionParams = DetectionParams(),
+    *,
+    versions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """MRDL rows; when the model logs are unavailable (see `models_available`), by the heuristic."""
+    """MRDL rows; when the model logs are unavailable (see `models_available`), by the heuristic.
+    Each row's `model_version` is the classifier's behind its tick (or the heuristic's); `versions`:
+    the stores' evaluation versions (see `store_grids`)."""
     degraded = not models_available(baseline, classifier, series)
     if degraded:
-        flagged = pd.concat([heuristic_flags(grid, params) for grid in store_grids(series)] or [pd.DataFrame(columns=_FLAGGED)])
+        grids = store_grids(series, versions)
+        flagged = pd.concat([heuristic_flags(grid, params) for grid in grids] or [pd.DataFrame(columns=_FLAGGED)])
     else:
         flagged = model_flags(series, baseline, classifier)
     reports = reports_from_flags(flagged, params)
     return reports.assign(
         detection_mode="degraded_heuristic" if degraded else "model",
         is_degraded=degraded,
-        model_version=HEURISTIC_VERSION if degraded else CLASSIFIER_VERSION,
         run_id=run_id,
     )
 
@@ -74,7 +77,7 @@ def models_available(baseline: pd.DataFrame | None, classifier: pd.DataFrame | N
 def model_flags(series: pd.DataFrame, baseline: pd.DataFrame, classifier: pd.DataFrame) -> pd.DataFrame:
     """Flagged ticks of the classifier log with the sales and baseline of each tick."""
     keys = ["store_id", "sku", "ts"]
-    flagged = classifier.loc[classifier["anomaly_flag"], keys + ["direction", "severity_score", "version"]]
+    flagged = classifier.loc[classifier["anomaly_flag"], keys + ["direction", "severity_score", "version", "model_version"]]
     flagged = flagged.merge(baseline[keys + ["expected_units", "expected_sales_value"]], on=keys, how="left")
     flagged = flagged.merge(series[keys + ["units", "sales_value"]], on=keys, how="left")
     return flagged.fillna({"units": 0.0, "sales_value": 0.0})[_FLAGGED]
@@ -95,7 +98,7 @@ def heuristic_flags(grid: StoreGrid, params: DetectionParams = DetectionParams()
         expected_sales_value=expected_sales,
         _flag=s.flag,
     )
-    return frame[frame.pop("_flag").to_numpy()][_FLAGGED]
+    return frame[frame.pop("_flag").to_numpy()].assign(model_version=HEURISTIC_VERSION)[_FLAGGED]
 
 
 def _seasonal_naive(grid: StoreGrid, values: np.ndarray, params: DetectionParams) -> np.ndarray:
@@ -146,6 +149,7 @@ def reports_from_flags(flagged: pd.DataFrame, params: DetectionParams = Detectio
             "severity_score": g["severity_score"].cummax().round(4),
             "written_at": f["ts"],
             "version": f["version"].astype("int64"),
+            "model_version": f["model_version"],
         }
     )
     out["attributed_sales_total"] = out["observed_sales_total"] - out["baseline_sales_total"]
@@ -158,5 +162,5 @@ def reports_from_flags(flagged: pd.DataFrame, params: DetectionParams = Detectio
 _REPORT_COLUMNS = [
     "report_id", "store_id", "sku", "first_detected_from", "window_start", "window_end", "direction",
     "observed_units", "baseline_units", "observed_sales_total", "baseline_sales_total", "attributed_sales_total",
-    "severity_score", "written_at", "version",
+    "severity_score", "written_at", "version", "model_version",
 ]

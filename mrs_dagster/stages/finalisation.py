@@ -14,11 +14,12 @@ usable row tags the row `is_degraded` with a reason code:
     EVENT_EDITS_down  user_minority_events_edits_log unreadable
 
 An edits log that has never been written, or is empty, is not down: nobody has edited yet.
-`report_status` is `superseded` for a report the corrected data no longer has (seed 001 §12: it
-is also degraded, reason `SUPERSEDED`, and keeps its last proposal and analysts' verdicts), else
+`report_status` is `superseded` for a report the re-evaluated history (corrected data, seed 001 §12,
+or updated models, §10) no longer has (it is also degraded, reason `SUPERSEDED`, and keeps its last
+proposal and analysts' verdicts), else
 `finalisation_degraded_<first reason>` when degraded, else `reviewed` when an analyst gave a
 verdict, else `proposed`. With `versions` given, every log is read as its current rows
-(stages.versions); `correction_status` says what a corrected resend did to the report. `written_at` is the newest `written_at` of the rows
+(stages.versions); `correction_status` says what a re-evaluation did to the report. `written_at` is the newest `written_at` of the rows
 behind the consolidated row, so consolidating logs read as of T gives the state at T.
 """
 
@@ -31,7 +32,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import (
     MINORITY_REPORTS_FINALISED_LOG,
-    RESOLUTION_DATA_CORRECTION,
+    REEVALUATION_RESOLUTIONS,
     USER_EDITS_LOG,
     USER_MINORITY_EVENTS_EDITS_LOG,
 )
@@ -51,10 +52,10 @@ class ReportLogs:
     ended: pd.DataFrame | None
     report_edits: pd.DataFrame | None
     event_edits: pd.DataFrame | None
-    versions: pd.DataFrame | None = None  # sales_feed_versions; None: the data was never corrected
+    versions: pd.DataFrame | None = None  # evaluation_versions; None: never re-evaluated
 
     def current(self) -> ReportLogs:
-        """The logs as their current rows, plus every row of the reports the corrected data no
+        """The logs as their current rows, plus every row of the reports the re-evaluated history no
         longer has (their last state is what the superseded report shows), and those reports."""
         if self.versions is None or self.versions.empty:
             return self
@@ -153,7 +154,7 @@ def finalise_reports(logs: ReportLogs, run_id: str) -> pd.DataFrame:
 
 def _correction_status(r: pd.DataFrame, all_detected: pd.DataFrame, versions: pd.DataFrame | None) -> pd.Series:
     """Per consolidated report: superseded (no current row), revised (current and superseded rows),
-    new_after_correction (only current rows, from a corrected resend's span), else NULL."""
+    new_after_correction (only current rows, from a re-evaluation's span), else NULL."""
     status = pd.Series(None, index=r.index, dtype=object)
     if versions is None or versions.empty:
         return status
@@ -169,10 +170,10 @@ def _correction_status(r: pd.DataFrame, all_detected: pd.DataFrame, versions: pd
 
 
 def _report_events(r: pd.DataFrame, events: pd.DataFrame, ended: pd.DataFrame | None) -> pd.Series:
-    """Each report's event. An event ended by a data correction keeps its window, which the
+    """Each report's event. An event ended by a re-evaluation keeps its window, which the
     recomputed events of its store may overlap: a current report belongs to a live event, a
-    superseded one to the event the correction ended (else to whichever contains it)."""
-    corrected = set() if ended is None else set(ended.loc[ended["resolution_reason"] == RESOLUTION_DATA_CORRECTION, "event_id"])
+    superseded one to the event the re-evaluation ended (else to whichever contains it)."""
+    corrected = set() if ended is None else set(ended.loc[ended["resolution_reason"].isin(REEVALUATION_RESOLUTIONS), "event_id"])
     gone = events["event_id"].isin(corrected)
     live_event = report_events(r, events[~gone])
     old_event = report_events(r, events[gone]).fillna(report_events(r, events))

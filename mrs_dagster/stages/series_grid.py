@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.stages.timestamps import TICK
+from mrs_dagster.stages.versions import evaluation_versions, feed_versions, version_at
 
 TICKS_PER_DAY = 288
 MIN_SILENT_TICKS = 6  # 30 minutes without a row for any SKU
@@ -30,7 +31,7 @@ class StoreGrid:
     ticks: pd.DatetimeIndex  # (J,) UTC, ascending
     units: np.ndarray  # (K, J)
     sales: np.ndarray  # (K, J)
-    version: np.ndarray  # (J,) the store's data version at each tick (see stages.versions)
+    version: np.ndarray  # (J,) the store's evaluation version at each tick (see stages.versions)
 
     @property
     def day(self) -> np.ndarray:
@@ -45,7 +46,7 @@ class StoreGrid:
         return np.asarray(self.ticks.dayofweek)
 
     def tick_versions(self) -> np.ndarray:
-        """(K, J): the data version of every cell."""
+        """(K, J): the evaluation version of every cell."""
         return np.broadcast_to(self.version, (len(self.skus), len(self.ticks)))
 
     def long(self, **columns: np.ndarray) -> pd.DataFrame:
@@ -72,9 +73,9 @@ class StoreGrid:
         return out
 
 
-def store_grid(store_series: pd.DataFrame) -> StoreGrid:
-    """The dense grid of one store's current series (columns store_id, sku, ts, units, sales_value,
-    feed_version)."""
+def store_grid(store_series: pd.DataFrame, versions: pd.DataFrame) -> StoreGrid:
+    """The dense grid of one store's current series (columns store_id, sku, ts, units, sales_value),
+    its ticks versioned by `versions` (`stages.versions.evaluation_versions`)."""
     ts_ns = pd.DatetimeIndex(store_series["ts"]).asi8
     ticks, silent = _trading_ticks(ts_ns)
     ticks = ticks[~silent]
@@ -83,18 +84,21 @@ def store_grid(store_series: pd.DataFrame) -> StoreGrid:
     k = np.searchsorted(skus, store_series["sku"].to_numpy())
     j = np.searchsorted(ticks, ts_ns)
     shape = (len(skus), len(ticks))
-    units, sales, tick_version = np.zeros(shape), np.zeros(shape), np.ones(len(ticks), dtype=np.int64)
+    units, sales = np.zeros(shape), np.zeros(shape)
     units[k, j] = store_series["units"].to_numpy(dtype=float)
     sales[k, j] = store_series["sales_value"].to_numpy(dtype=float)
-    np.maximum.at(tick_version, j, store_series["feed_version"].to_numpy(dtype=np.int64))
-    version = np.maximum.accumulate(tick_version)
-    return StoreGrid(str(store_series["store_id"].iloc[0]), skus, tick_index, units, sales, version)
+    store_id = str(store_series["store_id"].iloc[0])
+    version = version_at(pd.DataFrame({"store_id": store_id, "ts": tick_index}), versions, "ts")
+    return StoreGrid(store_id, skus, tick_index, units, sales, version)
 
 
-def store_grids(series: pd.DataFrame):
-    """Yield a StoreGrid per store, in store order."""
-    for _, store_series in series.groupby("store_id", sort=True):
-        yield store_grid(store_series)
+def store_grids(series: pd.DataFrame, versions: pd.DataFrame | None = None):
+    """Yield a StoreGrid per store, in store order. `versions`: the stores' evaluation versions
+    (default: the series' own feed versions, under the first model generation)."""
+    if versions is None:
+        versions = evaluation_versions(feed_versions(series))
+    for store_id, store_series in series.groupby("store_id", sort=True):
+        yield store_grid(store_series, versions[versions["store_id"] == store_id])
 
 
 def _trading_ticks(ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
