@@ -461,11 +461,108 @@ MINORITY_EVENTS = _dataset(
         **_REVIEW_GROUP,
         "is_degraded": _bool(),
         "degraded_reasons": _str(),
+        "assigned_to": _str(nullable=True, description="the analyst the event is assigned to for review"),
         **_WRITTEN_AT,
         **_RUN,
     },
     key=("event_id", "run_id"),
     is_view=True,
+)
+
+ENTITY_TYPES = ("store", "sku", "combo")
+COHORT_KINDS = ("static", "dynamic")
+MEMBERSHIP_CHANGES = ("added", "removed")
+ASSIGNMENT_STRATEGIES = ("round_robin", "capacity_weighted")
+ASSIGNMENT_JOB_STATUSES = ("queued", "running", "completed", "failed")
+
+COMBO_CATALOG = _dataset(
+    "combo_catalog",
+    "The append-only, versioned catalog of combos, the monitored store x SKU series (seed 002): a "
+    "series seen for the first time is appended under a new catalog version.",
+    {
+        "combo_id": _str(description="stable id of (store_id, sku)"),
+        "version": _int(checks=pa.Check.ge(1), description="the catalog version that first listed it"),
+        "store_id": _str(),
+        "sku": _str(),
+        "created_at": _ts(description="the first tick of the series"),
+        **_RUN,
+    },
+    key=("combo_id", "run_id"),
+)
+
+COHORT_METRICS = _dataset(
+    "cohort_metrics",
+    "Derived metrics cohort rules may use (cohorts.fields), per combo as of the newest tick.",
+    {
+        "combo_id": _str(),
+        "store_id": _str(),
+        "sku": _str(),
+        "avg_daily_units": _float(description="mean units per trading day over the last 7 days"),
+        "events_last_7d": _float(description="minority events of the combo ending in the last 7 days"),
+        "store_open_events": _float(description="minority events of the store still active"),
+        "as_of": _ts(description="the newest tick of the data"),
+        **_RUN,
+    },
+    key=("combo_id", "run_id"),
+    is_view=True,
+)
+
+COHORT_MEMBERSHIP_LOG = _dataset(
+    "cohort_membership_log",
+    "Each generation of each cohort's membership as the members it added and removed (seed 002's "
+    "membership, keyed by (entity_type, member_id)); replaying it gives any generation's members.",
+    {
+        "cohort_id": _str(),
+        "generation": _int(checks=pa.Check.ge(1)),
+        "entity_type": _one_of(ENTITY_TYPES),
+        "member_id": _str(description="store_id, sku or combo_id"),
+        "store_id": _str(nullable=True),
+        "sku": _str(nullable=True),
+        "change": _one_of(MEMBERSHIP_CHANGES),
+        **_WRITTEN_AT,
+        **_RUN,
+    },
+    key=("cohort_id", "generation", "entity_type", "member_id", "run_id"),
+)
+
+EVENT_ASSIGNMENTS_LOG = _dataset(
+    "event_assignments_log",
+    "Minority events assigned to analysts for review (mrs cohort assign): one row per event, never "
+    "assigned twice.",
+    {
+        "event_id": _str(),
+        "store_id": _str(),
+        "cohort_id": _str(),
+        "analyst_id": _str(),
+        "strategy": _one_of(ASSIGNMENT_STRATEGIES),
+        "job_id": _str(nullable=True, description="the CAJ-N job that assigned it; NULL when assigned inline"),
+        "written_at": _ts(description="when it was assigned (wall clock, as analysts' edits: capacity is per day)"),
+        **_RUN,
+    },
+    key=("event_id", "run_id"),
+)
+
+COHORT_ASSIGNMENT_JOBS_LOG = _dataset(
+    "cohort_assignment_jobs_log",
+    "Assignment jobs (CAJ-N) of 100 events or more, run as Dagster runs: a row per state change and "
+    "every 10 events of progress; the newest row of a job is its state.",
+    {
+        "job_id": _str(),
+        "cohort_id": _str(),
+        "status": _one_of(ASSIGNMENT_JOB_STATUSES),
+        "strategy": _one_of(ASSIGNMENT_STRATEGIES),
+        "analyst_ids": _str(description="comma-separated"),
+        "total": _int(description="open events of the cohort not yet assigned"),
+        "processed": _int(),
+        "assigned_count": _int(),
+        "failed_count": _int(),
+        "unassigned_count": _int(description="events no analyst had capacity left for today"),
+        "failures": _str(description="JSON list of {event_id, error}"),
+        "dagster_run_id": _str(nullable=True),
+        "written_at": _ts(description="when the job reached this state (wall clock)"),
+        **_RUN,
+    },
+    key=("job_id", "status", "processed", "run_id"),
 )
 
 ALERT_STATUSES = ("raised", "cleared")
@@ -585,6 +682,11 @@ DATASETS: dict[str, Dataset] = {
         HEALTH,
         DATA_GAPS,
         ALERTS_LOG,
+        COMBO_CATALOG,
+        COHORT_METRICS,
+        COHORT_MEMBERSHIP_LOG,
+        EVENT_ASSIGNMENTS_LOG,
+        COHORT_ASSIGNMENT_JOBS_LOG,
     )
 }
 

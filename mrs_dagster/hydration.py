@@ -60,4 +60,5 @@ def hydrate(
     reports = finalise_reports(logs, run_id)
     current = logs.current()
     cohorted = current.cohorted if current.cohorted is not None else MINORITY_REPORTS_COHORTED_LOG.empty()
-    return reports, hydrate_events(reports, cohorted, logs.event_edits, run_id)
+    assignments = lake.read("event_assignments_log", run_id=run_id, as_of=as_of)
+    return reports, hydrate_events(reports, cohorted, logs.event_edits, run_id, assignments)

@@ -11,11 +11,11 @@ Blank reference cells are NULL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
-ENTITY_TYPES = ("store", "sku", "combo")
 STRING, NUMBER = "string", "number"
 
 
@@ -63,7 +63,9 @@ def entity_scope(fields: set[str]) -> str:
     raise ValueError("a rule must use at least one field")
 
 
-def _prefixed(frame: pd.DataFrame, entity: str, columns: list[str]) -> pd.DataFrame:
+def _prefixed(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
+    """The entity's registry fields from `frame`'s columns, named and typed as the registry says."""
+    columns = [name.split(".", 1)[1] for name, f in FIELDS.items() if f.entity == entity]
     out = frame[columns].rename(columns={c: f"{entity}.{c}" for c in columns})
     for name in out.columns:
         out[name] = _typed(out[name], FIELDS[name].type)
@@ -78,27 +80,32 @@ def _typed(values: pd.Series, kind: str) -> pd.Series:
     return text.where(text.map(lambda v: v is not None and str(v).strip() != ""), None)
 
 
-def _field_columns(entity: str) -> list[str]:
-    return [name.split(".", 1)[1] for name, f in FIELDS.items() if f.entity == entity]
-
-
-def entity_table(scope: str, stores: pd.DataFrame, skus: pd.DataFrame, combo_catalog: pd.DataFrame,
-                 metrics: pd.DataFrame) -> pd.DataFrame:
+def entity_table(scope: str, frames: Mapping[str, pd.DataFrame], combo_catalog: pd.DataFrame) -> pd.DataFrame:
     """The entities of `scope` with every field a rule on them may use, plus `member_id`,
-    `store_id` and `sku` (None where the entity has none). `metrics`: `cohort_metrics` rows."""
-    open_events = metrics.groupby("store_id")["store_open_events"].max().rename("open_events")
-    store_rows = stores.drop_duplicates("store_id").merge(open_events, left_on="store_id", right_index=True, how="left")
-    store_rows["open_events"] = store_rows["open_events"].fillna(0.0)
-    store_table = pd.concat([store_rows[["store_id"]], _prefixed(store_rows, "store", _field_columns("store"))], axis=1)
-    sku_table = pd.concat([skus.drop_duplicates("sku")[["sku"]], _prefixed(skus.drop_duplicates("sku"), "sku",
-                                                                          _field_columns("sku"))], axis=1)
-    if scope == "store":
-        return store_table.assign(member_id=store_table["store_id"], sku=None).reset_index(drop=True)
+    `store_id` and `sku` (None where the entity has none). `frames`: `stores` and `skus` (reference
+    rows) as the scope needs them, `metrics` (`cohort_metrics` rows)."""
+    metrics = frames["metrics"]
     if scope == "sku":
-        return sku_table.assign(member_id=sku_table["sku"], store_id=None).reset_index(drop=True)
+        table = _sku_table(frames["skus"])
+        return table.assign(member_id=table["sku"], store_id=None)
+    stores = _store_table(frames["stores"], metrics)
+    if scope == "store":
+        return stores.assign(member_id=stores["store_id"], sku=None)
     combos = combo_catalog.sort_values("version").drop_duplicates("combo_id")
     combos = combos.merge(metrics[["combo_id", "avg_daily_units", "events_last_7d"]], on="combo_id", how="left")
     combos = combos.rename(columns={"version": "catalog_version"})
-    table = pd.concat([combos[["combo_id", "store_id", "sku"]], _prefixed(combos, "combo", _field_columns("combo"))], axis=1)
-    table = table.merge(store_table, on="store_id", how="left").merge(sku_table, on="sku", how="left")
+    table = pd.concat([combos[["combo_id", "store_id", "sku"]], _prefixed(combos, "combo")], axis=1)
+    table = table.merge(stores, on="store_id", how="left").merge(_sku_table(frames["skus"]), on="sku", how="left")
     return table.rename(columns={"combo_id": "member_id"}).reset_index(drop=True)
+
+
+def _store_table(stores: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    open_events = metrics.groupby("store_id")["store_open_events"].max().rename("open_events")
+    rows = stores.drop_duplicates("store_id").merge(open_events, left_on="store_id", right_index=True, how="left")
+    rows["open_events"] = rows["open_events"].fillna(0.0)
+    return pd.concat([rows[["store_id"]], _prefixed(rows, "store")], axis=1).reset_index(drop=True)
+
+
+def _sku_table(skus: pd.DataFrame) -> pd.DataFrame:
+    rows = skus.drop_duplicates("sku")
+    return pd.concat([rows[["sku"]], _prefixed(rows, "sku")], axis=1).reset_index(drop=True)

@@ -27,13 +27,14 @@ def report_events(reports: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
 
 
 def hydrate_events(reports: pd.DataFrame, cohorted: pd.DataFrame, event_edits: pd.DataFrame | None,
-                   run_id: str) -> pd.DataFrame:
+                   run_id: str, assignments: pd.DataFrame | None = None) -> pd.DataFrame:
     """minority_events: one row per event from its latest MRCH state and its consolidated reports.
 
     The machine's `proposed_cause` is the cause with the most money at stake behind it
     (|attributed sales| x confidence over the event's reports); `cause` is the analyst's event
     override if any, else that proposal. The cluster is the one most of the event's reports share.
-    An analyst's decision (verdict, note) comes from the event's own edits."""
+    An analyst's decision (verdict, note) comes from the event's own edits; `assigned_to` from
+    `assignments` (event_assignments_log: an event is assigned once)."""
     events = latest(cohorted, "report_id").rename(columns={"report_id": "event_id"}).set_index("event_id")
     r = reports.dropna(subset=["event_id"])
     weighted = r.assign(weight=r["attributed_sales_total"].abs() * r["confidence_score"].astype(float).fillna(0.0) + 1e-9)
@@ -67,6 +68,8 @@ def hydrate_events(reports: pd.DataFrame, cohorted: pd.DataFrame, event_edits: p
     out["written_at"] = pd.concat([out["written_at"], out["edited_at"]], axis=1).max(axis=1)
     out["is_degraded"] = out["is_degraded"].fillna(False).astype(bool)
     out["degraded_reasons"] = out["degraded_reasons"].fillna("")
+    assigned = assignments.set_index("event_id")["analyst_id"] if assignments is not None else pd.Series(dtype=object)
+    out["assigned_to"] = assigned.reindex(out.index).astype(object).where(lambda a: a.notna(), None)
     return out.reset_index().drop(columns=["cause_override", "edited_at", "run_id", "version"]).assign(run_id=run_id)
 
 
