@@ -291,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
     ed.add_argument("--note")
     ed.add_argument("--run-id", help="edit within this run_id (default: the current one)")
     ed.set_defaults(func=cmd_edit)
+    from mrs_dagster.cli_cohort import add_cohort_commands  # it builds on this module's helpers
+
+    add_cohort_commands(sub, with_data_dir)
     return p
 
 

@@ -16,6 +16,13 @@ from dagster import (
 )
 
 from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
+from mrs_dagster.assets.cohorts import (
+    COHORT_PARTITIONS,
+    cohort_assignment_job,
+    cohort_membership,
+    cohort_metrics,
+    combo_catalog,
+)
 from mrs_dagster.assets.config import demo_run_config
 from mrs_dagster.assets.contract_checks import LOG_CHECKS
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
@@ -35,6 +42,13 @@ from mrs_dagster.assets.ingest import (
     unified_sales_data,
 )
 from mrs_dagster.assets.review import EDITS_LOGS, hydrated_views, minority_reports_finalised_log
+from mrs_dagster.cohort_resources import (
+    CohortSpecs,
+    LakeCatalogBundleLoader,
+    LakeMembershipStore,
+    LakeRegistryFactory,
+    default_cohorts_dir,
+)
 from mrs_dagster.resources import (
     AlertWebhook,
     DetectionModels,
@@ -63,7 +77,7 @@ RECALLED = ["minority_reports_proposed_attribution_log", "minority_reports_final
 FRESHNESS = {
     group: FreshnessPolicy.time_window(warn_window=warn, fail_window=timedelta(days=1))
     for groups, warn in ((("ingest", "detection"), timedelta(minutes=30)),
-                         (("cohorting", "explain", "review"), timedelta(hours=4)))
+                         (("cohorting", "explain", "review", "cohorts"), timedelta(hours=4)))
     for group in groups
 }
 
@@ -92,15 +106,22 @@ ASSETS = [
     *EDITS_LOGS,
     minority_reports_finalised_log,
     hydrated_views,
+    combo_catalog,
+    cohort_metrics,
     health,
     alerts_log,
 ]
+# One partition per cohort: materialized by its own job, never with the unpartitioned graph.
+COHORT_JOB = "mrs_cohort_membership"
+PIPELINE = AssetSelection.all() - AssetSelection.assets(cohort_membership)
 
 
 def build_resources(
-    data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None
+    data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None,
+    cohorts_dir: Path | str | None = None,
 ) -> dict:
-    """The resources; `models`: the detection models' settings (default: the code's)."""
+    """The resources; `models`: the detection models' settings (default: the code's); `cohorts_dir`:
+    where cohort specs live (default `data/cohorts/`, env MRS_COHORTS_DIR)."""
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
     run_mode = RunMode.configure_at_launch()  # shared, so the IO manager sees the run's mode
     return {
@@ -110,21 +131,32 @@ def build_resources(
         "scope": ReplayScope(),
         "models": models or DetectionModels(),
         "alert_webhook": AlertWebhook(url=os.environ.get("MRS_ALERT_WEBHOOK_URL")),
+        "cohort_specs": CohortSpecs(cohorts_dir=str(Path(cohorts_dir or default_cohorts_dir()).resolve())),
+        "cohort_catalog": LakeCatalogBundleLoader(mrs=mrs),
+        "cohort_membership_store": LakeMembershipStore(mrs=mrs),
+        "cohort_generations": LakeRegistryFactory(mrs=mrs),
     }
 
 
 def build_definitions(
-    data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None
+    data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None,
+    cohorts_dir: Path | str | None = None,
 ) -> Definitions:
     return Definitions(
-        assets=[_with_freshness(asset) for asset in ASSETS],
+        assets=[_with_freshness(asset) for asset in [*ASSETS, cohort_membership]],
         asset_checks=[*LOG_CHECKS, *SLO_CHECKS],
-        resources=build_resources(data_dir, run_id, models),
+        resources=build_resources(data_dir, run_id, models, cohorts_dir),
         jobs=[
-            define_asset_job(MAIN_JOB, selection=AssetSelection.all(), description="Materialize every MRS asset."),
+            define_asset_job(MAIN_JOB, selection=PIPELINE, description="Materialize every MRS asset but the "
+                             "cohorts' memberships (mrs_cohort_membership, one partition per cohort)."),
+            define_asset_job(
+                COHORT_JOB, selection=AssetSelection.assets(cohort_membership), partitions_def=COHORT_PARTITIONS,
+                description="Evaluate one cohort's membership: what `mrs cohort create` and the cohort sensor launch.",
+            ),
+            cohort_assignment_job,
             define_asset_job(
                 REPLAY_JOB,
-                selection=AssetSelection.all(),
+                selection=PIPELINE,
                 description="Replay the graph over a scope (resources.scope): what the corrected-feed sensor launches.",
             ),
             define_asset_job(

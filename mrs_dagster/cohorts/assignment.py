@@ -107,3 +107,31 @@ def _capacity_shares(count: int, capacity: pd.Series, room: pd.Series) -> pd.Ser
         shares[open_.index] += portion
         remaining -= int(portion.sum())
     return shares
+
+
+def cohort_open_events(events: pd.DataFrame, scope: str, members: pd.DataFrame, assigned: pd.Series) -> pd.DataFrame:
+    """The hydrated `events` still active that concern a member of the cohort (its store, one of
+    its SKUs, or one of its store x SKU series) and are not yet in `assigned` (event ids)."""
+    active = events[(events["event_status"] == "active") & ~events["event_id"].isin(assigned)]
+    per_sku = active.assign(sku=active["skus"].fillna("").str.split(",")).explode("sku")
+    keys = {"store": ["store_id"], "sku": ["sku"], "combo": ["store_id", "sku"]}[scope]
+    hits = per_sku.merge(members[keys].drop_duplicates(), on=keys)["event_id"]
+    return active[active["event_id"].isin(hits)]
+
+
+def assigned_today(assignments: pd.DataFrame, now: pd.Timestamp) -> pd.Series:
+    """Events assigned to each analyst on `now`'s UTC day."""
+    today = assignments[assignments["written_at"].dt.normalize() == now.normalize()]
+    return today.groupby("analyst_id")["event_id"].nunique()
+
+
+def assignment_rows(plan: pd.DataFrame, cohort_id: str, strategy: str, job_id: str | None,
+                    now: pd.Timestamp, run_id: str) -> pd.DataFrame:
+    """`event_assignments_log` rows for planned assignments (event_id, store_id, analyst_id)."""
+    return plan.assign(cohort_id=cohort_id, strategy=strategy, job_id=job_id, written_at=now, run_id=run_id)
+
+
+def next_job_id(jobs: pd.Series) -> str:
+    """The next CAJ-N after the highest job id."""
+    numbers = jobs.str.extract(r"^CAJ-(\d+)$")[0].dropna().astype(int)
+    return f"CAJ-{int(numbers.max()) + 1 if len(numbers) else 1}"

@@ -206,3 +206,14 @@ def _checked_catalog(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         raise DDError(Err.INVALID_CONFIG, f"the combo catalog lacks column(s) {', '.join(absent)}", missing=absent,
                       columns=list(catalog.columns))
     return catalog
+
+
+def create_cohort_membership_builder(**kwargs) -> CohortMembershipBuilder:
+    """A builder wired from keyword collaborators (the Dagster asset passes its resources):
+    `spec_repository` and `catalog_loader` are required; `artifact_store`, `registry_factory`
+    (default in memory) and `preview_rows` optional. A missing or unknown keyword is invalid config."""
+    required, optional = {"spec_repository", "catalog_loader"}, {"artifact_store", "registry_factory", "preview_rows"}
+    missing, unknown = required - set(kwargs), set(kwargs) - required - optional
+    if missing or unknown:
+        raise DDError(Err.INVALID_CONFIG, "cannot wire the builder", missing=sorted(missing), unknown=sorted(unknown))
+    return CohortMembershipBuilder(**kwargs)
