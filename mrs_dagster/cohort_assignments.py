@@ -23,7 +23,6 @@ from mrs_dagster.cohorts.membership import current_members
 from mrs_dagster.contracts import COHORT_ASSIGNMENT_JOBS_LOG
 from mrs_dagster.landing import read_reference
 from mrs_dagster.resources import MRSConfig
-from mrs_dagster.stages.hydrate import latest
 
 
 def now() -> pd.Timestamp:
@@ -78,8 +77,8 @@ def job_state(mrs: MRSConfig, job_id: str) -> dict | None:
     rows = rows[rows["job_id"] == job_id]
     if rows.empty:
         return None
-    newest = latest(rows.assign(_order=rows["processed"]).sort_values("_order"), "job_id")
-    return newest.drop(columns="_order").iloc[0].to_dict()
+    stage = rows["status"].map({"queued": 0, "running": 1, "completed": 2, "failed": 2})
+    return rows.assign(_stage=stage).sort_values(["written_at", "processed", "_stage"]).iloc[-1].drop("_stage").to_dict()
 
 
 def run_job(mrs: MRSConfig, specs: CohortSpecs, job_id: str, dagster_run_id: str) -> dict:

@@ -17,7 +17,7 @@ from dagster import (
 
 from mrs_dagster.assets.cohorting import minority_reports_cohorted_log
 from mrs_dagster.assets.cohorts import (
-    COHORT_PARTITIONS,
+    COHORT_LOGS,
     cohort_assignment_job,
     cohort_membership,
     cohort_metrics,
@@ -59,9 +59,11 @@ from mrs_dagster.resources import (
     default_data_dir,
 )
 from mrs_dagster.sensors import (
+    COHORT_JOB,
     RECALL_JOB,
     REPLAY_JOB,
     cluster_recall_sensor,
+    cohort_reevaluation_sensor,
     corrected_feed_sensor,
     evidence_recall_sensor,
     model_recall_sensor,
@@ -112,7 +114,6 @@ ASSETS = [
     alerts_log,
 ]
 # One partition per cohort: materialized by its own job, never with the unpartitioned graph.
-COHORT_JOB = "mrs_cohort_membership"
 PIPELINE = AssetSelection.all() - AssetSelection.assets(cohort_membership)
 
 
@@ -143,14 +144,14 @@ def build_definitions(
     cohorts_dir: Path | str | None = None,
 ) -> Definitions:
     return Definitions(
-        assets=[_with_freshness(asset) for asset in [*ASSETS, cohort_membership]],
+        assets=[_with_freshness(asset) for asset in [*ASSETS, cohort_membership, *COHORT_LOGS]],
         asset_checks=[*LOG_CHECKS, *SLO_CHECKS],
         resources=build_resources(data_dir, run_id, models, cohorts_dir),
         jobs=[
             define_asset_job(MAIN_JOB, selection=PIPELINE, description="Materialize every MRS asset but the "
                              "cohorts' memberships (mrs_cohort_membership, one partition per cohort)."),
             define_asset_job(
-                COHORT_JOB, selection=AssetSelection.assets(cohort_membership), partitions_def=COHORT_PARTITIONS,
+                COHORT_JOB, selection=AssetSelection.assets(cohort_membership),
                 description="Evaluate one cohort's membership: what `mrs cohort create` and the cohort sensor launch.",
             ),
             cohort_assignment_job,
@@ -167,7 +168,7 @@ def build_definitions(
             ),
         ],
         sensors=[corrected_feed_sensor, model_recall_sensor, cluster_recall_sensor, evidence_recall_sensor,
-                 slo_alerts_sensor],
+                 slo_alerts_sensor, cohort_reevaluation_sensor],
         schedules=[review_reports_scheduler],
     )
 

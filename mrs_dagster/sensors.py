@@ -13,13 +13,18 @@ from dagster import (
     RunRequest,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     asset_sensor,
     schedule,
     sensor,
 )
 
+from mrs_dagster.assets.cohorts import COHORT_PARTITIONS
 from mrs_dagster.assets.explain import RECLUSTERED
+from mrs_dagster.cohort_resources import CohortSpecs, LakeCatalogBundleLoader
+from mrs_dagster.cohorts.catalog import changed_fields, cohorts_to_reevaluate, field_fingerprints
+from mrs_dagster.cohorts.membership_builder import DDError
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.landing import landing_files, read_delivery, read_reference
@@ -33,6 +38,7 @@ from mrs_dagster.stages.slo import current_reports
 from mrs_dagster.stages.versions import recall_start, resend_scope
 
 REPLAY_JOB = "mrs_replay"
+COHORT_JOB = "mrs_cohort_membership"
 RECALL_JOB = "mrs_recall"
 
 
@@ -206,3 +212,33 @@ def review_reports_scheduler(context: ScheduleEvaluationContext, mrs: MRSConfig,
     if not due:
         return SkipReason("no report due for re-review")
     return list(_recall_requests(scope, due, "review", context.scheduled_execution_time.isoformat()))
+
+
+@sensor(job_name=COHORT_JOB, minimum_interval_seconds=60, description=(
+    "Seed 004's entity.updated flow: registers a partition for every new cohort spec and evaluates it, "
+    "and re-evaluates only the dynamic cohorts whose rule fields changed since its last look (an edited "
+    "stores.csv or skus.csv, a new combo catalog version, refreshed cohort metrics)."
+))
+def cohort_reevaluation_sensor(context: SensorEvaluationContext, cohort_specs: CohortSpecs,
+                               cohort_catalog: LakeCatalogBundleLoader):
+    specs = cohort_specs.specs()
+    try:
+        frames = cohort_catalog.frames()
+    except DDError as error:
+        return SkipReason(f"nothing to evaluate cohorts on yet: {error}")
+    if not {"stores", "skus"} <= set(frames):
+        return SkipReason("reference/stores.csv or skus.csv is missing: cohorts cannot be evaluated")
+    fingerprints = field_fingerprints(frames)
+    changed = changed_fields(json.loads(context.cursor), fingerprints) if context.cursor else set()
+    registered = set(context.instance.get_dynamic_partitions(COHORT_PARTITIONS.name))
+    new = [s.cohort_id for s in specs if s.cohort_id not in registered]
+    stale = [c for c in cohorts_to_reevaluate(specs, changed) if c not in new]
+    digest = hashlib.sha1(json.dumps(fingerprints, sort_keys=True).encode()).hexdigest()[:12]
+    requests = [RunRequest(run_key=f"{cohort_id}:{digest}", partition_key=cohort_id, tags={"mrs/trigger": trigger})
+                for trigger, ids in (("new_cohort", new), ("fields_changed", stale)) for cohort_id in ids]
+    if changed:
+        context.log.info(f"changed fields: {', '.join(sorted(changed))}; re-evaluating {', '.join(stale) or 'none'}")
+    return SensorResult(
+        run_requests=requests, cursor=json.dumps(fingerprints),
+        dynamic_partitions_requests=[COHORT_PARTITIONS.build_add_request(new)] if new else [],
+    )

@@ -2,6 +2,7 @@
 
 from dagster import AssetKey
 
+from mrs_dagster.assets.cohorts import COHORT_LOGS
 from mrs_dagster.assets.review import EDITS_LOGS
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import MAIN_JOB, defs
@@ -21,5 +22,5 @@ def test_every_dataset_is_an_asset_showing_its_contract_columns():
 def test_main_job_materializes_every_dataset_but_edits_alerts_and_dead_letters():
     job = defs.resolve_job_def(MAIN_JOB)
     produced = {key.path[-1] for key in job.asset_layer.executable_asset_keys}
-    external = {spec.key.path[-1] for spec in EDITS_LOGS} | {"alerts_log"}
+    external = {spec.key.path[-1] for spec in [*EDITS_LOGS, *COHORT_LOGS]} | {"alerts_log"}
     assert produced == set(DATASETS) - external - DEAD_LETTER_TABLES

@@ -15,7 +15,7 @@ from dagster import (
     materialize,
 )
 
-from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
+from mrs_dagster.definitions import ASSETS, MAIN_JOB, PIPELINE, build_definitions, build_resources
 from mrs_dagster.lake import Lake
 from mrs_dagster.landing import read_delivery
 from mrs_dagster.resources import (
@@ -86,7 +86,7 @@ DEGRADATION_CHECKS = [AssetCheckKey(AssetKey("minority_reports_detected_log"), "
 def run_assets_and_degradation_checks(data_dir, run_mode: dict):
     """The whole graph with only the two checks that flag degradation (the walk runs it 12 times)."""
     defs = build_definitions(data_dir)
-    selection = AssetSelection.all().without_checks() | AssetSelection.checks(*DEGRADATION_CHECKS)
+    selection = PIPELINE.without_checks() | AssetSelection.checks(*DEGRADATION_CHECKS)
     walk = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources,
                        jobs=[define_asset_job("fault_walk", selection=selection)])
     result = walk.resolve_job_def("fault_walk").execute_in_process(

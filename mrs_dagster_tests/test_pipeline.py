@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance, materialize
 
+from mrs_dagster.assets.cohorts import COHORT_LOGS
 from mrs_dagster.assets.review import EDITS_LOGS
 from mrs_dagster.cli import rows_appended
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
@@ -24,7 +25,7 @@ def table(data_dir: Path, name: str) -> pd.DataFrame:
 def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
     result = materialize_all(world_dir)
     counts = rows_appended(result)
-    logs = {name for name, ds in DATASETS.items() if not ds.is_view} - {spec.key.path[-1] for spec in EDITS_LOGS}
+    logs = {name for name, ds in DATASETS.items() if not ds.is_view} - {s.key.path[-1] for s in [*EDITS_LOGS, *COHORT_LOGS]}
     logs -= DEAD_LETTER_TABLES | {"alerts_log"}  # nothing broke the contract; no sensor ran
     assert set(counts) == logs
     for name in ["unified_sales_data", "sales_timeseries_data", "baseline_sales_model_prediction_log",

@@ -4,6 +4,7 @@ membership, one dynamic partition per COH-N."""
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
     Config,
     DynamicPartitionsDefinition,
     Failure,
@@ -15,7 +16,7 @@ from dagster import (
     op,
 )
 
-from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.assets.dagster_types import contract, contract_metadata
 from mrs_dagster.cohort_assignments import run_job
 from mrs_dagster.cohort_resources import CohortSpecs, LakeCatalogBundleLoader, LakeMembershipStore, LakeRegistryFactory
 from mrs_dagster.cohorts.catalog import cohort_metrics as compute_cohort_metrics
@@ -27,6 +28,17 @@ from mrs_dagster.stages.ingest import current_sales_series
 
 COHORT_PARTITIONS = DynamicPartitionsDefinition(name="cohorts")
 ASSIGNMENT_JOB = "mrs_cohort_assignment"
+
+# Logs written beside an asset or by `mrs cohort`, not assets of their own: shown for lineage and checks.
+COHORT_LOGS = [
+    AssetSpec(name, group_name="cohorts", deps=deps, description=description, metadata=contract_metadata(name))
+    for name, deps, description in (
+        ("cohort_membership_log", ["cohort_membership"],
+         "Each cohort's membership generations (members added and removed), appended by cohort_membership."),
+        ("event_assignments_log", [], "Events assigned to analysts, appended by `mrs cohort assign` and its jobs."),
+        ("cohort_assignment_jobs_log", [], "CAJ-N assignment jobs' states and progress (`mrs cohort job`)."),
+    )
+]
 
 
 @asset(group_name="cohorts", pool=REFRESH_POOL, **contract("combo_catalog"))
@@ -52,7 +64,7 @@ def cohort_metrics(mrs: MRSConfig, combo_catalog: pd.DataFrame, sales_timeseries
 
 
 @asset(group_name="cohorts", partitions_def=COHORT_PARTITIONS, deps=["combo_catalog", "cohort_metrics"],
-       pool=REFRESH_POOL, metadata=contract("cohort_membership_log")["metadata"])
+       pool=REFRESH_POOL)
 def cohort_membership(context: AssetExecutionContext, mrs: MRSConfig, cohort_specs: CohortSpecs,
                       cohort_catalog: LakeCatalogBundleLoader, cohort_membership_store: LakeMembershipStore,
                       cohort_generations: LakeRegistryFactory) -> MaterializeResult:

@@ -35,6 +35,8 @@ _CONSOLIDATED_FROM = [
     "minority_events_ended_log",
     *EDITS_LOGS,
 ]
+# Hydrated events also show who each is assigned to.
+_HYDRATED_FROM = [*_CONSOLIDATED_FROM, "event_assignments_log"]
 
 
 def _dropped(run_mode: RunMode) -> set[str]:
@@ -56,7 +58,7 @@ def minority_reports_finalised_log(context: AssetExecutionContext, mrs: MRSConfi
 
 @multi_asset(
     outs={name: AssetOut(group_name="review", **contract(name)) for name in ("minority_reports", "minority_events")},
-    deps=["minority_reports_finalised_log", *_CONSOLIDATED_FROM],
+    deps=["minority_reports_finalised_log", *_HYDRATED_FROM],
     pool=REFRESH_POOL,
 )
 def hydrated_views(mrs: MRSConfig, run_mode: RunMode, config: HydrateConfig):
