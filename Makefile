@@ -34,6 +34,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/bench_detection_cohorting.py
+	$(BIN)/python bench/bench_cohort_rules.py
 
 quality: install
 	$(BIN)/python bench/quality_across_seeds.py

@@ -134,6 +134,9 @@ def cmd_demo(args) -> None:
     args.detector = "logged"
     cmd_generate(args)
     cmd_run(args)
+    from mrs_dagster.cli_cohort import evaluate_cohorts  # it builds on this module's helpers
+
+    evaluate_cohorts(_data_dir(args), args.run_id)
     cmd_evaluate(args)
 
 

@@ -49,6 +49,15 @@ def evaluate_cohort(mrs: MRSConfig, specs: CohortSpecs, cohort_id: str) -> dict:
     return {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
 
 
+def evaluate_cohorts(data_dir: Path, run_id: str | None) -> None:
+    """Evaluate every cohort spec of the default cohorts folder (what `mrs demo` shows)."""
+    mrs, specs = MRSConfig(data_dir=str(data_dir), run_id=run_id), CohortSpecs(cohorts_dir=str(default_cohorts_dir()))
+    for spec in specs.specs():
+        metadata = evaluate_cohort(mrs, specs, spec.cohort_id)
+        print(f"cohort {spec.cohort_id} ({spec.kind}, {spec.entity_scope}) {spec.name!r}: {metadata['rows']} member(s), "
+              f"generation {metadata['generation']}")
+
+
 def cmd_create(args) -> None:
     mrs, specs = _context(args)
     if args.file:

@@ -23,11 +23,18 @@ DERIVED_LOGS = [
 
 # A seed the detector was not tuned on (thresholds were tuned on seeds 11-14).
 SMALL_WORLD = WorldSpec(seed=101, stores=6, skus=24, days=10)
+# For tests that run the graph many times or only need its shape.
+TINY_WORLD = WorldSpec(seed=101, stores=4, skus=12, days=9)
 
 
 @pytest.fixture(scope="session")
 def small_world() -> World:
     return generate_world(SMALL_WORLD)
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> World:
+    return generate_world(TINY_WORLD)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from mrs_dagster.contracts import MINORITY_EVENTS
 from mrs_dagster.definitions import build_definitions, build_resources
 from mrs_dagster.hydration import hydrate
 from mrs_dagster.lake import Lake
+from mrs_dagster.synthetic import write_world
 from mrs_dagster_tests.conftest import materialize_all
 
 RUN = "demo-run-001"
@@ -222,7 +223,9 @@ def test_the_sensor_re_evaluates_only_the_dynamic_cohorts_whose_fields_changed(c
     assert "COH-4" in requested and "COH-1" not in requested and "COH-2" not in requested
 
 
-def test_the_pipeline_catalogs_its_series_and_hydrated_events_show_their_analyst(world_dir):
+def test_the_pipeline_catalogs_its_series_and_hydrated_events_show_their_analyst(tmp_path, tiny_world):
+    world_dir = tmp_path / "data"
+    write_world(tiny_world, world_dir)
     materialize_all(world_dir)
     lake = Lake(world_dir / "lake")
     catalog = lake.read("combo_catalog")

@@ -79,7 +79,7 @@ def test_the_ui_lists_every_check_with_its_last_result_and_the_sensors(world_dir
         repositories = graphql(port, AUTOMATION_QUERY)["repositoriesOrError"]["nodes"]
         sensors = {s["name"] for repo in repositories for s in repo["sensors"]}
         assert {"corrected_feed_sensor", "model_recall_sensor", "cluster_recall_sensor", "evidence_recall_sensor",
-                "slo_alerts_sensor"} <= sensors
+                "slo_alerts_sensor", "cohort_reevaluation_sensor"} <= sensors
     finally:
         server.terminate()
         server.wait(timeout=30)

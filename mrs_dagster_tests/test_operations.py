@@ -15,7 +15,7 @@ from dagster import (
     materialize,
 )
 
-from mrs_dagster.definitions import ASSETS, MAIN_JOB, PIPELINE, build_definitions, build_resources
+from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.lake import Lake
 from mrs_dagster.landing import read_delivery
 from mrs_dagster.resources import (
@@ -27,9 +27,8 @@ from mrs_dagster.resources import (
     ReplayScope,
 )
 from mrs_dagster.stages.timestamps import parse_timestamps
-from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
+from mrs_dagster.synthetic import write_world
 
-TINY_WORLD = WorldSpec(seed=101, stores=4, skus=12, days=9)
 SLO_CHECKS = {
     ("unified_sales_data_errors", "error_rate"),
     ("minority_reports_proposed_attribution_log", "attribution_coverage"),
@@ -58,11 +57,6 @@ FLAGGED_BY = {
 }
 
 
-@pytest.fixture(scope="module")
-def tiny_world():
-    return generate_world(TINY_WORLD)
-
-
 def run_job(data_dir, run_mode: dict | None = None):
     job = build_definitions(data_dir).resolve_job_def(MAIN_JOB)
     run_config = {"resources": {"run_mode": {"config": run_mode}}} if run_mode else None
@@ -84,9 +78,11 @@ DEGRADATION_CHECKS = [AssetCheckKey(AssetKey("minority_reports_detected_log"), "
 
 
 def run_assets_and_degradation_checks(data_dir, run_mode: dict):
-    """The whole graph with only the two checks that flag degradation (the walk runs it 12 times)."""
+    """The graph up to finalisation with only the two checks that flag degradation (the walk runs it
+    12 times)."""
     defs = build_definitions(data_dir)
-    selection = PIPELINE.without_checks() | AssetSelection.checks(*DEGRADATION_CHECKS)
+    upstream = AssetSelection.assets("minority_reports_finalised_log").upstream().required_multi_asset_neighbors()
+    selection = upstream.without_checks() | AssetSelection.checks(*DEGRADATION_CHECKS)
     walk = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources,
                        jobs=[define_asset_job("fault_walk", selection=selection)])
     result = walk.resolve_job_def("fault_walk").execute_in_process(
