@@ -105,7 +105,7 @@ def cmd_progress(args) -> None:
                                           spec.cohort_id)
     if generation == 0:
         raise UsageError(f"{spec.cohort_id} has not been evaluated yet (materialize its cohort_membership partition)")
-    table = entity_table(spec.entity_scope, frames, frames["combo_catalog"])
+    table = entity_table(spec.entity_scope, frames)
     matching = set(table.loc[evaluate(spec.rule, table), "member_id"])
     print(json.dumps({"cohort_id": spec.cohort_id, **cohort_progress(members, matching)}))
 
@@ -123,8 +123,13 @@ def cmd_assign(args) -> None:
         command = [sys.executable, "-c", "import sys; from mrs_dagster.cli import main; sys.exit(main(sys.argv[1:]))",
                    "cohort", "run-job", job_id, "--data-dir", mrs.data_dir, "--cohorts-dir", specs.cohorts_dir,
                    *(["--run-id", args.run_id] if args.run_id else [])]
-        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        print(f"{job_id}: {len(events)} events queued for assignment (follow it with `mrs cohort job {job_id}`)")
+        # The job records its own progress and failure; this log is for a process that dies before it can.
+        log = mrs.lake().lake_dir / "cohort_jobs" / f"{job_id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as out:
+            subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        print(f"{job_id}: {len(events)} events queued for assignment (follow it with `mrs cohort job {job_id}`; "
+              f"process log {log})")
         return
     assigned, failures = assign_events(mrs, args.cohort_id, planned.assignments, args.strategy, None, now())
     per_analyst = planned.assignments["analyst_id"].value_counts().sort_index().to_dict()

@@ -696,6 +696,12 @@ def conform(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     return dataset.schema.validate(df, lazy=True)[dataset.columns]
 
 
+def coerced(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows in the contract's dtypes and column order, without running its checks again:
+    they ran when the rows were written, and the blocking contract checks re-run them per log."""
+    return dataset.schema.coerce_dtype(df)[dataset.columns]
+
+
 def split_valid(dataset: Dataset, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the rows that pass the contract, conformed; the others with an `error` column). Problems
     with the frame as a whole (a missing column) still raise: no row of it could be valid."""

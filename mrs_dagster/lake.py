@@ -16,7 +16,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThanOrEqual
 
-from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, conform, split_valid
+from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.timestamps import as_utc
 
 
@@ -117,14 +117,15 @@ class Lake:
         only `columns` when given (for the monitors, which need a column or two of big logs).
 
         A table never written reads as an empty frame with the contract's columns. A hydrated view
-        is already the state as of its hydration: `as_of` does not apply to it.
+        is already the state as of its hydration: `as_of` does not apply to it. Rows come back in
+        the contract's dtypes; they were validated when written (`contracts.coerced`).
         """
         ds = dataset(name)
         if ds.is_view:
             if as_of is not None:
                 raise ValueError(f"{name} is a hydrated view: hydrate it as of a time (mrs hydrate --as-of) instead")
             frame = pd.read_parquet(self._view_path(name)) if self._view_path(name).is_file() else ds.empty()
-            return conform(ds, frame if run_id is None else frame[frame["run_id"] == run_id])
+            return coerced(ds, frame if run_id is None else frame[frame["run_id"] == run_id])
         if not self.exists(name):
             return ds.empty()[columns] if columns else ds.empty()
         row_filter: BooleanExpression = AlwaysTrue()
@@ -138,7 +139,7 @@ class Lake:
             stamps = [c for c in columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
             return frame.astype({c: TS for c in stamps})
         arrow = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter).to_arrow()
-        return conform(ds, arrow.to_pandas())
+        return coerced(ds, arrow.to_pandas())
 
 
 def dead_letters(invalid: pd.DataFrame) -> pd.DataFrame:

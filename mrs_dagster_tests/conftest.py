@@ -38,8 +38,12 @@ def tiny_world() -> World:
 
 
 @pytest.fixture
-def world_dir(tmp_path: Path, small_world: World) -> Path:
-    write_world(small_world, tmp_path / "data")
+def world_dir(tmp_path: Path, request) -> Path:
+    """The small world written to a temp data dir; the tiny one in a module that sets
+    `WORLD_FIXTURE = "tiny_world"` (tests of mechanics, not of detection quality: a smaller world
+    keeps the suite within its time)."""
+    world = request.getfixturevalue(getattr(request.module, "WORLD_FIXTURE", "small_world"))
+    write_world(world, tmp_path / "data")
     return tmp_path / "data"
 
 

@@ -12,6 +12,8 @@ from mrs_dagster.lake import Lake
 from mrs_dagster.resources import AlertWebhook
 from mrs_dagster_tests.test_operations import silence
 
+WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+
 
 class Webhook(BaseHTTPRequestHandler):
     received: list[dict] = []

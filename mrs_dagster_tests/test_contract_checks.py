@@ -10,6 +10,8 @@ from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
 from mrs_dagster.lake import Lake, dataset
 
+WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+
 LOGS = [name for name, ds in DATASETS.items() if not ds.is_view and name not in DEAD_LETTER_TABLES]
 
 

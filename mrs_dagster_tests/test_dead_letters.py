@@ -9,6 +9,8 @@ from mrs_dagster.cli import main
 from mrs_dagster.lake import Lake
 from mrs_dagster_tests.conftest import materialize_all
 
+WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+
 RUN = "demo-run-001"
 
 

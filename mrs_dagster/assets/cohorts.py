@@ -48,10 +48,9 @@ def combo_catalog(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunM
     run_id = mrs.current_run_id()
     catalog = run_mode.lake(mrs).read("combo_catalog", run_id=run_id)
     fresh = new_combos(catalog, sales_timeseries_data, run_id)
-    context.add_output_metadata({
-        "combo_count": int(catalog["combo_id"].nunique() + len(fresh)), "new_combos": len(fresh),
-        "max_version": int(fresh["version"].max() if len(fresh) else catalog["version"].max() if len(catalog) else 0),
-    })
+    versions = pd.concat([catalog["version"], fresh["version"]])
+    context.add_output_metadata({"combo_count": int(catalog["combo_id"].nunique() + len(fresh)), "new_combos": len(fresh),
+                                 "max_version": int(versions.max()) if len(versions) else 0})
     return fresh
 
 

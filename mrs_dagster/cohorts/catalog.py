@@ -53,7 +53,7 @@ def field_fingerprints(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
     which fields changed. `frames`: stores, skus, metrics, combo_catalog."""
     digests = {}
     for entity in ("store", "sku", "combo"):
-        table = entity_table(entity, frames, frames["combo_catalog"]).sort_values("member_id")
+        table = entity_table(entity, frames).sort_values("member_id")
         for name in (n for n, f in FIELDS.items() if f.entity == entity):
             values = table[["member_id", name]].astype(str)
             digests[name] = format(int(pd.util.hash_pandas_object(values, index=False).sum()) & (2**64 - 1), "016x")

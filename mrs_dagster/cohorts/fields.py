@@ -80,10 +80,11 @@ def _typed(values: pd.Series, kind: str) -> pd.Series:
     return text.where(text.map(lambda v: v is not None and str(v).strip() != ""), None)
 
 
-def entity_table(scope: str, frames: Mapping[str, pd.DataFrame], combo_catalog: pd.DataFrame) -> pd.DataFrame:
+def entity_table(scope: str, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The entities of `scope` with every field a rule on them may use, plus `member_id`,
     `store_id` and `sku` (None where the entity has none). `frames`: `stores` and `skus` (reference
-    rows) as the scope needs them, `metrics` (`cohort_metrics` rows)."""
+    rows) as the scope needs them, `metrics` (`cohort_metrics` rows) and, for combos,
+    `combo_catalog`."""
     metrics = frames["metrics"]
     if scope == "sku":
         table = _sku_table(frames["skus"])
@@ -91,7 +92,7 @@ def entity_table(scope: str, frames: Mapping[str, pd.DataFrame], combo_catalog: 
     stores = _store_table(frames["stores"], metrics)
     if scope == "store":
         return stores.assign(member_id=stores["store_id"], sku=None)
-    combos = combo_catalog.sort_values("version").drop_duplicates("combo_id")
+    combos = frames["combo_catalog"].sort_values("version").drop_duplicates("combo_id")
     combos = combos.merge(metrics[["combo_id", "avg_daily_units", "events_last_7d"]], on="combo_id", how="left")
     combos = combos.rename(columns={"version": "catalog_version"})
     table = pd.concat([combos[["combo_id", "store_id", "sku"]], _prefixed(combos, "combo")], axis=1)

@@ -164,7 +164,7 @@ class CohortMembershipBuilder:
         if missing:
             raise DDError(Err.CATALOG_INCOMPLETE, f"missing frame(s) {', '.join(missing)}", cohort_id=cohort_id,
                           missing=missing, entity_scope=scope)
-        table = entity_table(scope, frames, catalog)
+        table = entity_table(scope, frames)
         matched = table[evaluate(rule, table)].assign(entity_type=scope)[MEMBER_COLUMNS]
         matched = matched.drop_duplicates(MEMBER_KEY).sort_values(MEMBER_KEY, ignore_index=True)
 
