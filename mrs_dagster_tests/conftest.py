@@ -39,10 +39,11 @@ def tiny_world() -> World:
 
 @pytest.fixture
 def world_dir(tmp_path: Path, request) -> Path:
-    """The small world written to a temp data dir; the tiny one in a module that sets
-    `WORLD_FIXTURE = "tiny_world"` (tests of mechanics, not of detection quality: a smaller world
-    keeps the suite within its time)."""
-    world = request.getfixturevalue(getattr(request.module, "WORLD_FIXTURE", "small_world"))
+    """The small world written to a temp data dir, or the world a `world` marker names on the test
+    or its module (`pytest.mark.world("tiny_world")` for tests of mechanics, not of detection
+    quality: a smaller world keeps the suite within its time)."""
+    marker = request.node.get_closest_marker("world")
+    world = request.getfixturevalue(marker.args[0] if marker else "small_world")
     write_world(world, tmp_path / "data")
     return tmp_path / "data"
 

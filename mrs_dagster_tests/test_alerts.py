@@ -5,6 +5,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
@@ -12,7 +13,7 @@ from mrs_dagster.lake import Lake
 from mrs_dagster.resources import AlertWebhook
 from mrs_dagster_tests.test_operations import silence
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 
 class Webhook(BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ import pytest
 from mrs_dagster.cli import main
 from mrs_dagster_tests.conftest import materialize_all
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):

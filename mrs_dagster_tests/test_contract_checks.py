@@ -1,6 +1,7 @@
 """The blocking asset checks of every log, through the real job of the code location."""
 
 import pyarrow
+import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from mrs_dagster.assets.cohorts import COHORT_LOGS
@@ -10,7 +11,7 @@ from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
 from mrs_dagster.lake import Lake, dataset
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 LOGS = [name for name, ds in DATASETS.items() if not ds.is_view and name not in DEAD_LETTER_TABLES]
 

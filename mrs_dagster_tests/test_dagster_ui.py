@@ -10,12 +10,13 @@ import sys
 import time
 import urllib.request
 
+import pytest
 from dagster import DagsterInstance
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
 from mrs_dagster.resources import PROJECT_ROOT
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 CHECKS_QUERY = """{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks {
   name blocking executionForLatestMaterialization { status evaluation { success } } } } } } }"""

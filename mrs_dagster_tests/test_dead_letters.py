@@ -4,12 +4,13 @@ valid ones, and `mrs errors` lists them."""
 import json
 
 import pandas as pd
+import pytest
 
 from mrs_dagster.cli import main
 from mrs_dagster.lake import Lake
 from mrs_dagster_tests.conftest import materialize_all
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 RUN = "demo-run-001"
 

@@ -15,7 +15,7 @@ from mrs_dagster.contracts import REFERENCE_COLUMNS
 from mrs_dagster.lake import Lake
 from mrs_dagster.landing import read_reference
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 GOOD = {
     "retailer": st.sampled_from(["waitrose", "freshco"]),

@@ -29,7 +29,7 @@ from mrs_dagster.resources import (
 from mrs_dagster.stages.timestamps import parse_timestamps
 from mrs_dagster.synthetic import write_world
 
-WORLD_FIXTURE = "tiny_world"  # see conftest.world_dir
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
 SLO_CHECKS = {
     ("unified_sales_data_errors", "error_rate"),

@@ -2,6 +2,7 @@
 affected reports, and shows it in the logs) and the backfill rehearsal (seed 001 §9)."""
 
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
 
 from mrs_dagster.cli import main, rows_appended
@@ -13,6 +14,8 @@ from mrs_dagster.resources import DetectionModels
 from mrs_dagster.sensors import RECALL_JOB, REPLAY_JOB
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.versions import recall_start
+
+pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir; two tests below need the small world
 
 RUN = "demo-run-001"
 MRPAL = "minority_reports_proposed_attribution_log"
@@ -45,6 +48,7 @@ def new_rows(lake, name, before):
     return after[merged["_old"].isna().to_numpy()]
 
 
+@pytest.mark.world("small_world")  # its campaigns cover reports only the small world has
 def test_a_campaign_landing_after_attribution_recalls_only_the_reports_it_covers(world_dir):
     defs, instance, lake = setup(world_dir)
     first = evaluate(defs, instance, world_dir, "evidence_recall_sensor")
@@ -123,6 +127,7 @@ def test_a_model_update_re_evaluates_the_recall_window_and_nothing_else(world_di
     assert full.success and {name: n for name, n in rows_appended(full).items() if n} == {}
 
 
+@pytest.mark.world("small_world")  # a cluster across stores, which the tiny world lacks
 def test_a_cluster_split_recalls_the_attribution_of_exactly_its_reports(world_dir):
     defs, instance, lake = setup(world_dir)
     stores = pd.read_csv(world_dir / "reference" / "stores.csv", dtype=str, keep_default_na=False)
