@@ -38,12 +38,16 @@ MAX_TEXT = 500
 BATCH_SIZE = 500
 
 
-class RuleError(ValueError):
-    """A rule that cannot be used; the message lists every problem with its path in the tree."""
+class Refused(ValueError):
+    """Input that cannot be used; the message lists every problem, `problems` holds them."""
 
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class RuleError(Refused):
+    """A rule that cannot be used; each problem names its path in the tree."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from mrs_dagster.cohorts.fields import entity_scope
-from mrs_dagster.cohorts.rules import Rule, RuleError, parse_rule, rule_fields
+from mrs_dagster.cohorts.rules import Refused, Rule, RuleError, parse_rule, rule_fields
 from mrs_dagster.contracts import COHORT_KINDS
 
 COHORT_ID = re.compile(r"COH-[1-9][0-9]{0,8}")
@@ -25,12 +25,8 @@ _KEYS = {"cohort_id", "name", "kind", "description", "rules"}
 MAX_NAME = 100
 
 
-class SpecError(ValueError):
-    """A spec that cannot be used; the message lists every problem."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
+class SpecError(Refused):
+    """A cohort spec that cannot be used."""
 
 
 @dataclass(frozen=True)
