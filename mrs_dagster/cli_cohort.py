@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from mrs_dagster.cli import UsageError, _data_dir, dagster_instance
-from mrs_dagster.cohort_assignments import job_state, now, open_events, plan, queue_job, run_job
+from mrs_dagster.cohort_assignments import job_state, now, open_events, plan, queue_job
 from mrs_dagster.cohort_assignments import assign as assign_events
 from mrs_dagster.cohort_resources import CohortSpecs, LakeCatalogBundleLoader, default_cohorts_dir
 from mrs_dagster.cohorts.assignment import SYNC_LIMIT, AssignmentRefused

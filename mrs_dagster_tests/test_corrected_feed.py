@@ -1,7 +1,6 @@
 """Seed 001 §12 end to end: a retailer resends corrected data; the sensor replays the affected
 stores and ticks only; superseded reports and their events are closed, the audit trail kept."""
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
