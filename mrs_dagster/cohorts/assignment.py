@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mrs_dagster.contracts import ASSIGNMENT_STRATEGIES
+from mrs_dagster.stages.hydrate import event_sku_rows
 
 SYNC_LIMIT = 100  # from this many events on, an assignment is a tracked job (seed 004)
 PROGRESS_EVERY = 10
@@ -113,7 +114,7 @@ def cohort_open_events(events: pd.DataFrame, scope: str, members: pd.DataFrame, 
     """The hydrated `events` still active that concern a member of the cohort (its store, one of
     its SKUs, or one of its store x SKU series) and are not yet in `assigned` (event ids)."""
     active = events[(events["event_status"] == "active") & ~events["event_id"].isin(assigned)]
-    per_sku = active.assign(sku=active["skus"].fillna("").str.split(",")).explode("sku")
+    per_sku = event_sku_rows(active)
     keys = {"store": ["store_id"], "sku": ["sku"], "combo": ["store_id", "sku"]}[scope]
     hits = per_sku.merge(members[keys].drop_duplicates(), on=keys)["event_id"]
     return active[active["event_id"].isin(hits)]

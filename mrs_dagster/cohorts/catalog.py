@@ -9,6 +9,7 @@ import pandas as pd
 
 from mrs_dagster.cohorts.fields import FIELDS, entity_table
 from mrs_dagster.cohorts.specs import CohortSpec
+from mrs_dagster.stages.hydrate import event_sku_rows
 from mrs_dagster.stages.identity import stable_id
 
 METRIC_DAYS = 7
@@ -35,7 +36,7 @@ def cohort_metrics(catalog: pd.DataFrame, series: pd.DataFrame, events: pd.DataF
     combos = catalog.drop_duplicates("combo_id")[["combo_id", "store_id", "sku"]]
     keys = pd.MultiIndex.from_frame(combos[["store_id", "sku"]])
     avg = units.reindex(keys).fillna(0.0).to_numpy() / combos["store_id"].map(trading_days).fillna(0).clip(lower=1).to_numpy()
-    event_skus = events.assign(sku=events["skus"].fillna("").str.split(",")).explode("sku")
+    event_skus = event_sku_rows(events)
     ended_recently = event_skus[event_skus["window_end"] >= since].groupby(["store_id", "sku"])["event_id"].nunique()
     open_events = events[events["event_status"] == "active"].groupby("store_id")["event_id"].nunique()
     return combos.assign(

@@ -73,6 +73,11 @@ def hydrate_events(reports: pd.DataFrame, cohorted: pd.DataFrame, event_edits: p
     return out.reset_index().drop(columns=["cause_override", "edited_at", "run_id", "version"]).assign(run_id=run_id)
 
 
+def event_sku_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """Hydrated `events` with one row per event and SKU (`sku`, from the comma-joined `skus`)."""
+    return events.assign(sku=events["skus"].fillna("").str.split(",")).explode("sku")
+
+
 def _latest_edit(event_edits: pd.DataFrame | None) -> pd.DataFrame:
     """Per event, each edit field's latest non-NULL value and when it was last edited."""
     fields = ["verdict", "cause_override", "note", "analyst_id"]
