@@ -469,6 +469,64 @@ MINORITY_EVENTS = _dataset(
     is_view=True,
 )
 
+INSIGHTS = _dataset(
+    "insights",
+    "Minority events ranked by money at stake (seed 003's insights): what happened, where, why and "
+    "what it is worth, with a one-line finding an analyst can share as is.",
+    {
+        "rank": _int(checks=pa.Check.ge(1), description="1 = the most money at stake"),
+        "event_id": _str(),
+        "store_id": _str(),
+        "region": _str(nullable=True),
+        "window_start": _ts(),
+        "window_end": _ts(),
+        "event_status": _one_of(EVENT_STATUSES),
+        "direction": _one_of(DIRECTIONS),
+        "cause": _one_of(CAUSES, nullable=True),
+        "confidence_score": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
+        "verdict": _one_of(VERDICTS, nullable=True),
+        "cluster_id": _str(nullable=True),
+        "cluster_label": _one_of(CLUSTER_LABELS, nullable=True),
+        "cluster_stores": _int(checks=pa.Check.ge(1), description="stores with reports in the event's cluster"),
+        "skus": _str(nullable=True),
+        "campaign_id": _str(nullable=True),
+        "observed_sales_total": _float(),
+        "baseline_sales_total": _float(),
+        "sales_at_stake": _float(description="observed minus baseline sales of the event's reports: signed"),
+        "money_at_stake": _float(checks=pa.Check.ge(0), description="the ranking key: |sales_at_stake|"),
+        "lift": _float(nullable=True, description="observed / baseline sales (NULL when the baseline is 0)"),
+        "finding": _str(description="the event in one plain-English line"),
+        **_RUN,
+    },
+    key=("event_id", "run_id"),
+    is_view=True,
+)
+
+SEGMENT_DIMENSIONS = ("region", "category", "cause", "cohort")
+TREND_PERIODS = ("day", "week")
+
+SEGMENT_TRENDS = _dataset(
+    "segment_trends",
+    "Per segment (region, category, cause, cohort) and period (day, ISO week): events, sales at "
+    "stake, the share of sales affected, and the change against the previous period (seed 003).",
+    {
+        "dimension": _one_of(SEGMENT_DIMENSIONS),
+        "segment": _str(),
+        "period": _one_of(TREND_PERIODS),
+        "period_start": _ts(),
+        "events": _int(checks=pa.Check.ge(0), description="minority events with a report in the segment"),
+        "sales_at_stake": _float(checks=pa.Check.ge(0), description="sum of |observed - baseline| of those reports"),
+        "sales_total": _float(description="the segment's sales; a cause's are all sales"),
+        "share_affected": _float(checks=pa.Check.in_range(0, 1),
+                                 description="sales in anomalous report windows / sales_total"),
+        "events_change": _int(nullable=True, description="events minus the previous period's (NULL: first period)"),
+        "sales_at_stake_change": _float(nullable=True, description="sales_at_stake minus the previous period's"),
+        **_RUN,
+    },
+    key=("dimension", "segment", "period", "period_start", "run_id"),
+    is_view=True,
+)
+
 ENTITY_TYPES = ("store", "sku", "combo")
 COHORT_KINDS = ("static", "dynamic")
 MEMBERSHIP_CHANGES = ("added", "removed")
@@ -597,6 +655,7 @@ HEALTH = _dataset(
         "degraded_share": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
         "coverage": _float(nullable=True, checks=pa.Check.in_range(0, 1)),
         "lag_minutes": _float(nullable=True),
+        "slo_minutes": _float(nullable=True, description="the most lag_minutes the log's SLO allows"),
         "slo_met": pa.Column("boolean", nullable=True),
         **_RUN,
     },
@@ -679,6 +738,8 @@ DATASETS: dict[str, Dataset] = {
         USER_MINORITY_EVENTS_EDITS_LOG,
         MINORITY_REPORTS,
         MINORITY_EVENTS,
+        INSIGHTS,
+        SEGMENT_TRENDS,
         HEALTH,
         DATA_GAPS,
         ALERTS_LOG,

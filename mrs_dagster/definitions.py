@@ -35,6 +35,7 @@ from mrs_dagster.assets.detection import (
     model_generations,
 )
 from mrs_dagster.assets.explain import minority_reports_clustered_log, minority_reports_proposed_attribution_log
+from mrs_dagster.assets.insights import dashboard, insights, segment_trends
 from mrs_dagster.assets.ingest import (
     landing_sales,
     reference_data,
@@ -72,6 +73,7 @@ from mrs_dagster.sensors import (
 )
 
 MAIN_JOB = "mrs_all_assets"
+INSIGHTS_JOB = "mrs_insights"
 RECALLED = ["minority_reports_proposed_attribution_log", "minority_reports_finalised_log", "minority_reports",
             "minority_events"]
 
@@ -79,7 +81,7 @@ RECALLED = ["minority_reports_proposed_attribution_log", "minority_reports_final
 FRESHNESS = {
     group: FreshnessPolicy.time_window(warn_window=warn, fail_window=timedelta(days=1))
     for groups, warn in ((("ingest", "detection"), timedelta(minutes=30)),
-                         (("cohorting", "explain", "review", "cohorts"), timedelta(hours=4)))
+                         (("cohorting", "explain", "review", "cohorts", "insights"), timedelta(hours=4)))
     for group in groups
 }
 
@@ -112,6 +114,9 @@ ASSETS = [
     cohort_metrics,
     health,
     alerts_log,
+    insights,
+    segment_trends,
+    dashboard,
 ]
 # One partition per cohort: materialized by its own job, never with the unpartitioned graph.
 PIPELINE = AssetSelection.all() - AssetSelection.assets(cohort_membership)
@@ -155,6 +160,10 @@ def build_definitions(
                 description="Evaluate one cohort's membership: what `mrs cohort create` and the cohort sensor launch.",
             ),
             cohort_assignment_job,
+            define_asset_job(
+                INSIGHTS_JOB, selection=AssetSelection.groups("insights"),
+                description="Refresh insights, segment trends and the dashboard alone (after cohorts change, say).",
+            ),
             define_asset_job(
                 REPLAY_JOB,
                 selection=PIPELINE,

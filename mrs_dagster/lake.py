@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThanOrEqual
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In, LessThanOrEqual
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.timestamps import as_utc
@@ -32,10 +32,13 @@ def dataset(name: str) -> Dataset:
         raise UnknownDatasetError(name) from None
 
 
+DEFAULT_NAMESPACE = "mrs"
+
+
 class Lake:
     """Append-only tables of one data dir, in one Iceberg namespace."""
 
-    def __init__(self, lake_dir: Path | str, namespace: str = "mrs"):
+    def __init__(self, lake_dir: Path | str, namespace: str = DEFAULT_NAMESPACE):
         self.lake_dir = Path(lake_dir)
         self.namespace = namespace
         self.lake_dir.mkdir(parents=True, exist_ok=True)
@@ -92,6 +95,11 @@ class Lake:
             self.append(errors.name, dead_letters(invalid))
         return self.append(name, valid), len(invalid)
 
+    @property
+    def dashboard_dir(self) -> Path:
+        """Where the dashboard's static site is written: `lake/dashboard/` (a dry run's beside it)."""
+        return self.lake_dir / ("dashboard" if self.namespace == DEFAULT_NAMESPACE else f"dashboard_{self.namespace}")
+
     def _view_path(self, name: str) -> Path:
         return self.lake_dir / "views" / self.namespace / f"{name}.parquet"
 
@@ -112,9 +120,11 @@ class Lake:
         as_of: pd.Timestamp | str | None = None,
         run_id: str | None = None,
         columns: list[str] | None = None,
+        store_ids: list[str] | None = None,
     ) -> pd.DataFrame:
-        """The whole table, or its rows with `written_at <= as_of`, or those of one `run_id`;
-        only `columns` when given (for the monitors, which need a column or two of big logs).
+        """The whole table, or its rows with `written_at <= as_of`, or those of one `run_id`, or
+        of the stores in `store_ids`; only `columns` when given (for the monitors, which need a
+        column or two of big logs).
 
         A table never written reads as an empty frame with the contract's columns. A hydrated view
         is already the state as of its hydration: `as_of` does not apply to it. Rows come back in
@@ -125,7 +135,11 @@ class Lake:
             if as_of is not None:
                 raise ValueError(f"{name} is a hydrated view: hydrate it as of a time (mrs hydrate --as-of) instead")
             frame = pd.read_parquet(self._view_path(name)) if self._view_path(name).is_file() else ds.empty()
-            return coerced(ds, frame if run_id is None else frame[frame["run_id"] == run_id])
+            if run_id is not None:
+                frame = frame[frame["run_id"] == run_id]
+            if store_ids is not None:
+                frame = frame[frame["store_id"].isin([str(s) for s in store_ids])]
+            return coerced(ds, frame)
         if not self.exists(name):
             return ds.empty()[columns] if columns else ds.empty()
         row_filter: BooleanExpression = AlwaysTrue()
@@ -133,6 +147,8 @@ class Lake:
             row_filter = And(row_filter, LessThanOrEqual("written_at", as_utc(as_of).isoformat()))
         if run_id is not None:
             row_filter = And(row_filter, EqualTo("run_id", run_id))
+        if store_ids is not None:
+            row_filter = And(row_filter, In("store_id", [str(s) for s in store_ids]))
         if columns:
             scan = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter, selected_fields=tuple(columns))
             frame = scan.to_arrow().to_pandas()[columns]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.stages import baseline, classifier
@@ -37,6 +37,7 @@ class MRSConfig(ConfigurableResource):
 
     data_dir: str
     run_id: str | None = None
+    currency: str = Field(default="£", min_length=1, max_length=3, description="the symbol money is shown in")
 
     @property
     def path(self) -> Path:

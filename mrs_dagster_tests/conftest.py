@@ -3,10 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance, materialize
 
 from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.synthetic import World, WorldSpec, generate_world, write_world
+from mrs_dagster_tests.browsing import CHROMIUM, CHROMIUM_ARGS
 
 # The logs computed from the landed data (everything a replay recomputes).
 DERIVED_LOGS = [
@@ -48,8 +49,14 @@ def world_dir(tmp_path: Path, request) -> Path:
     return tmp_path / "data"
 
 
-def materialize_all(data_dir: Path, selection=None, run_id: str | None = None):
-    """A real Dagster run of the asset graph (or `selection`) over `data_dir`, ephemeral instance."""
+# What most tests run: the graph up to the current state. Insights and the dashboard read that
+# state and nothing reads them; the tests of them, and the whole-graph test, select them too.
+UP_TO_HYDRATE = AssetSelection.all() - AssetSelection.groups("insights")
+
+
+def materialize_all(data_dir: Path, selection=UP_TO_HYDRATE, run_id: str | None = None):
+    """A real Dagster run of the asset graph up to hydrate (or `selection`) over `data_dir`,
+    ephemeral instance."""
     result = materialize(
         ASSETS,
         resources=build_resources(data_dir, run_id),
@@ -58,3 +65,16 @@ def materialize_all(data_dir: Path, selection=None, run_id: str | None = None):
     )
     assert result.success
     return result
+
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.is_file(), "Chromium is missing: `make test` installs Debian's chromium package"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -43,6 +43,15 @@ def test_read_as_of_and_by_run_id(tmp_path):
     assert len(naive_as_of) == 5
 
 
+def test_read_by_store(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.append("baseline_sales_model_prediction_log",
+                pd.concat([baseline_rows(3), baseline_rows(2).assign(store_id="302"), baseline_rows(1).assign(store_id="303")]))
+    rows = lake.read("baseline_sales_model_prediction_log", store_ids=["302", "303"], columns=["store_id", "ts"])
+    assert sorted(rows["store_id"]) == ["302", "302", "303"]
+    assert lake.read("baseline_sales_model_prediction_log", store_ids=[]).empty
+
+
 def test_unwritten_table_reads_empty_with_contract_columns(tmp_path):
     frame = Lake(tmp_path / "lake").read("minority_event_log")
     assert frame.empty and "finalized_at" in frame.columns

@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-from dagster import DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance, materialize
 
 from mrs_dagster.assets.cohorts import COHORT_LOGS
 from mrs_dagster.assets.review import EDITS_LOGS
@@ -23,7 +23,7 @@ def table(data_dir: Path, name: str) -> pd.DataFrame:
 
 
 def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
-    result = materialize_all(world_dir)
+    result = materialize_all(world_dir, selection=AssetSelection.all())
     counts = rows_appended(result)
     logs = {name for name, ds in DATASETS.items() if not ds.is_view} - {s.key.path[-1] for s in [*EDITS_LOGS, *COHORT_LOGS]}
     logs -= DEAD_LETTER_TABLES | {"alerts_log"}  # nothing broke the contract; no sensor ran
@@ -38,6 +38,11 @@ def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
     events = latest(table(world_dir, "minority_event_log"), "event_id")
     overall = evaluate_events(events, small_world.truth).set_index("cause").loc["overall"]
     assert overall["recall"] >= 0.9
+    insights = table(world_dir, "insights").sort_values("rank")
+    assert insights["rank"].tolist() == list(range(1, len(insights) + 1)) and insights["money_at_stake"].is_monotonic_decreasing
+    assert len(insights) >= overall["truth"] * 0.9  # the embedded anomalies, found, ranked and told
+    assert set(table(world_dir, "segment_trends")["dimension"]) == {"region", "category", "cause"}  # no cohorts yet
+    assert (world_dir / "lake" / "dashboard" / "index.html").is_file()
 
 
 def test_running_twice_appends_nothing(world_dir):

@@ -23,7 +23,7 @@ RECLUSTERED = "reclustered_report_ids"  # metadata read by cluster_recall_sensor
 _EXPLAIN_STAGE = {"group_name": "explain", "deps": [reference_data], "retry_policy": READ_RETRY_POLICY, "pool": REFRESH_POOL}
 
 
-def _reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame | None:
+def optional_reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, name: str) -> pd.DataFrame | None:
     """Circuit breaker for optional reference data: missing, broken or dropped by fault injection
     means None, with a warning."""
     if run_mode.dropped(name):
@@ -62,7 +62,7 @@ def minority_reports_clustered_log(
     """MRCL. Important, non-blocking: if clustering fails, every report is emitted unclustered
     (cluster_id NULL) and detection is unaffected."""
     run_id = mrs.current_run_id()
-    references = [_reference(context, mrs, run_mode, name) for name in ("stores", "skus")]
+    references = [optional_reference(context, mrs, run_mode, name) for name in ("stores", "skus")]
     clusters, healthy = _guarded(
         context, "clustering", lambda: cluster_reports(minority_reports_detected_log, *references, run_id),
         lambda: unclustered(minority_reports_detected_log, run_id), references,
@@ -91,7 +91,7 @@ def minority_reports_proposed_attribution_log(
     confidence; a missing reference input only removes its kind of evidence."""
     run_id = mrs.current_run_id()
     clusters = None if run_mode.dropped("minority_reports_clustered_log") else minority_reports_clustered_log
-    inputs = [clusters, *(_reference(context, mrs, run_mode, name) for name in ("stores", "skus", "campaigns", "context_events"))]
+    inputs = [clusters, *(optional_reference(context, mrs, run_mode, name) for name in ("stores", "skus", "campaigns", "context_events"))]
     proposals, healthy = _guarded(
         context, "attribution", lambda: attribute_reports(minority_reports_detected_log, *inputs, run_id),
         lambda: attribution_unavailable(minority_reports_detected_log, run_id), inputs,

@@ -50,6 +50,7 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
             "degraded_share": float(reports["is_degraded"].mean()) if name == "minority_reports_finalised_log" and len(reports) else None,
             "coverage": slo.attribution_coverage(reports) if name == "minority_reports_proposed_attribution_log" else None,
             "lag_minutes": lag.minutes if lag else None,
+            "slo_minutes": lag.slo.total_seconds() / 60 if lag else None,
             "slo_met": lag.met if lag else None,
         })
     table = pd.DataFrame(rows).assign(run_id=run_id)
