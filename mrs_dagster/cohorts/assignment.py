@@ -20,6 +20,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import ASSIGNMENT_STRATEGIES
 from mrs_dagster.stages.hydrate import event_sku_rows
+from mrs_dagster.stages.reference import active
 
 SYNC_LIMIT = 100  # from this many events on, an assignment is a tracked job (seed 004)
 PROGRESS_EVERY = 10
@@ -42,8 +43,8 @@ def checked_analysts(analysts: pd.DataFrame | None, analyst_ids: list[str], stra
     known = analysts.drop_duplicates("analyst_id").set_index("analyst_id")
     repeated = sorted({a for a in analyst_ids if analyst_ids.count(a) > 1})
     unknown = [a for a in analyst_ids if a not in known.index]
-    inactive = [a for a in analyst_ids if a in known.index
-                and str(known.loc[a, "active"]).strip().lower() not in ("true", "1", "yes")]
+    is_active = active(known.reset_index()).set_axis(known.index)
+    inactive = [a for a in analyst_ids if a in known.index and not is_active[a]]
     capacity = pd.to_numeric(known["daily_capacity"], errors="coerce")
     no_capacity = [a for a in analyst_ids if a in known.index and not capacity[a] >= 0]
     for label, ids in (("repeated", repeated), ("unknown", unknown), ("inactive", inactive),

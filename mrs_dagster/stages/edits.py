@@ -6,6 +6,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import CAUSES, VERDICTS
 from mrs_dagster.stages.identity import stable_id
+from mrs_dagster.stages.reference import active
 
 
 class EditRefused(ValueError):
@@ -33,10 +34,10 @@ def edit_row(
     if analysts is None:
         problems.append("reference/analysts.csv is missing: no analyst can be checked")
     else:
-        known = analysts.set_index("analyst_id")
-        if analyst_id not in known.index:
+        is_active = active(analysts).set_axis(analysts["analyst_id"])
+        if analyst_id not in is_active.index:
             problems.append(f"unknown analyst {analyst_id!r}")
-        elif str(known.loc[analyst_id, "active"]).strip().lower() not in ("true", "1", "yes"):
+        elif not is_active[analyst_id]:
             problems.append(f"analyst {analyst_id!r} is not active")
     if cause_override is not None and cause_override not in CAUSES:
         problems.append(f"unknown cause {cause_override!r} (one of: {', '.join(CAUSES)})")

@@ -31,3 +31,8 @@ def with_region_and_category(rows: pd.DataFrame, stores: pd.DataFrame | None, sk
         region=rows["store_id"].map(stores.set_index("store_id")["region"]) if stores is not None else None,
         category=rows["sku"].map(skus.set_index("sku")["category"]) if skus is not None else None,
     )
+
+
+def active(analysts: pd.DataFrame) -> pd.Series:
+    """Whether each analyst of reference/analysts.csv is active (`true`, `1` or `yes`, any case)."""
+    return analysts["active"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
