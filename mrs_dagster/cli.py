@@ -7,23 +7,25 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
 
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, conform
+from mrs_dagster.edits import EDIT_TARGETS, record_edit
 from mrs_dagster.hydration import hydrate
 from mrs_dagster.lake import Lake, UnknownDatasetError, dataset
-from mrs_dagster.landing import read_reference, read_truth
+from mrs_dagster.landing import read_truth
 from mrs_dagster.resources import PROJECT_ROOT, MRSConfig, RunConfigError, default_data_dir
 from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
-from mrs_dagster.stages.edits import EditRefused, edit_row
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.timestamps import as_utc
-from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_world
+from mrs_dagster.progress import StepProgress
+from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_steps, write_world
 
 
 DEAD_LETTERS = ("unified_sales_data_errors", *sorted(DEAD_LETTER_TABLES))
@@ -63,8 +65,10 @@ def cmd_generate(args) -> None:
         shutil.rmtree(data_dir)
     spec = WorldSpec(seed=args.seed, stores=args.stores, skus=args.skus, days=args.days, start=args.start)
     started = time.perf_counter()
-    world = generate_world(spec)
-    write_world(world, data_dir)
+    with StepProgress("generate", 1 + write_steps(spec)) as progress:
+        with progress.step("world"):
+            world = generate_world(spec)
+        write_world(world, data_dir, progress)
     print(
         f"generated {spec.stores} stores x {spec.skus} SKUs x {spec.days} days (seed {spec.seed}) into {data_dir}: "
         f"{len(world.sales):,} sales rows, {len(world.truth)} truth anomalies "
@@ -74,17 +78,22 @@ def cmd_generate(args) -> None:
         print(f"note: no anomalies embedded: they start on day {WARMUP_DAYS + 1}, after the baseline's week of history")
 
 
-def run_pipeline(data_dir: Path, run_id: str | None = None) -> tuple[bool, dict[str, int]]:
-    """Materialize every asset over `data_dir` through Dagster, in the persistent instance.
+def run_pipeline(data_dir: Path, run_id: str | None = None, job_name: str | None = None) -> tuple[bool, dict[str, int]]:
+    """Run `job_name` (default: every asset) over `data_dir` through Dagster, in the persistent
+    instance, with progress per step.
 
     Returns whether the run succeeded and the rows each log appended."""
     from mrs_dagster.definitions import MAIN_JOB, build_definitions  # see dagster_instance
 
     if not (data_dir / "landing" / "sales").is_dir():
         raise UsageError(f"{data_dir} has no landing/sales/ folder: nothing to run on")
-    job = build_definitions(data_dir, run_id).resolve_job_def(MAIN_JOB)
+    job_name = job_name or MAIN_JOB
+    job = build_definitions(data_dir, run_id).resolve_job_def(job_name)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(run_config=quiet, instance=dagster_instance(), raise_on_error=False)
+    instance, dagster_run_id = dagster_instance(), str(uuid.uuid4())  # known before the run starts, to listen to it
+    with StepProgress(f"{job_name} (assets and checks)", len(job.graph.node_dict)) as progress:
+        instance.add_event_listener(dagster_run_id, progress.on_dagster_event)
+        result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False, run_id=dagster_run_id)
     return result.success, rows_appended(result)
 
 
@@ -120,13 +129,13 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
     print(f"dead letters: {dead:,} (mrs errors)")
     events = lake.read("minority_events", run_id=run_id)
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")
-    top = events.sort_values("impact_estimate", ascending=False).head(5)
+    top = lake.read("insights", run_id=run_id).sort_values("rank").head(5)
     if not top.empty:
-        print("top events by impact (money at stake):")
-        columns = ["event_id", "store_id", "window_start", "window_end", "cause", "confidence_score",
-                   "impact_estimate", "event_status"]
-        print(top[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    print(f"outputs: lake {lake.lake_dir}; Dagster home {os.environ.get('DAGSTER_HOME')} (browse with `make ui`)")
+        print("top findings by money at stake (insights):")
+        for finding in top.itertuples():
+            print(f"  {finding.rank}. [{finding.event_id}] {finding.finding}")
+    print(f"outputs: lake {lake.lake_dir}; dashboard {lake.dashboard_dir / 'index.html'}; "
+          f"Dagster home {os.environ.get('DAGSTER_HOME')} (browse with `make ui`)")
 
 
 def cmd_demo(args) -> None:
@@ -135,8 +144,13 @@ def cmd_demo(args) -> None:
     cmd_generate(args)
     cmd_run(args)
     from mrs_dagster.cli_cohort import evaluate_cohorts  # it builds on this module's helpers
+    from mrs_dagster.definitions import INSIGHTS_JOB  # see dagster_instance
 
-    evaluate_cohorts(_data_dir(args), args.run_id)
+    data_dir = _data_dir(args)
+    evaluate_cohorts(data_dir, args.run_id)
+    if not run_pipeline(data_dir, args.run_id, INSIGHTS_JOB)[0]:  # segment trends by the cohorts just evaluated
+        raise SystemExit("refreshing the insights failed; see the run's logs in the Dagster UI (make ui)")
+    print(f"dashboard: {Lake(data_dir / 'lake').dashboard_dir / 'index.html'} (and the review console: mrs serve)")
     cmd_evaluate(args)
 
 
@@ -207,35 +221,28 @@ def cmd_hydrate(args) -> None:
     print(f"wrote {len(frame):,} rows of {args.dataset} as of {args.as_of or 'now'} to {out}")
 
 
-_EDIT_TARGETS = {  # kind: (edits log, id column, the log whose latest rows are the editable ids)
-    "report": ("user_edits_log", "report_id", "minority_reports_detected_log"),
-    "event": ("user_minority_events_edits_log", "event_id", "minority_event_log"),
-}
-
-
 def cmd_edit(args) -> None:
     data_dir = _data_dir(args)
     run_id = MRSConfig(data_dir=str(data_dir), run_id=args.run_id).current_run_id()
-    log, id_column, source = _EDIT_TARGETS[args.kind]
-    lake = Lake(data_dir / "lake")
-    targets = latest(lake.read(source, run_id=run_id), id_column)
-    match = targets[targets[id_column] == args.id]
     try:
-        row = edit_row(
-            match.iloc[0] if len(match) else None,
-            id_column,
-            read_reference(data_dir, "analysts"),
-            args.analyst,
-            args.verdict,
-            args.cause,
-            args.note,
-            pd.Timestamp.now(tz="UTC"),
-            run_id,
-        )
-    except (EditRefused, ValueError) as error:
+        row = record_edit(data_dir, run_id, args.kind, args.id, args.analyst, args.verdict, args.cause, args.note)
+    except ValueError as error:
         raise UsageError(f"edit refused, nothing written: {error}") from None
-    lake.append(log, row)
-    print(f"recorded edit {row['edit_id'].iat[0]} of {args.kind} {args.id} by {args.analyst} in {log}")
+    print(f"recorded edit {row['edit_id'].iat[0]} of {args.kind} {args.id} by {args.analyst} in {EDIT_TARGETS[args.kind][0]}")
+
+
+def cmd_serve(args) -> None:
+    import uvicorn  # only `mrs serve` pays for the web stack
+
+    from mrs_dagster.serve import create_app
+
+    data_dir = _data_dir(args)
+    app = create_app(data_dir, args.run_id)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}: the review console has no login; anyone who can reach it can edit",
+              file=sys.stderr)
+    print(f"MRS dashboard and review console on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -286,13 +293,18 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--run-id", help="hydrate this run_id (default: the current one)")
     h.set_defaults(func=cmd_hydrate)
     ed = with_data_dir(sub.add_parser("edit", help="record an analyst's verdict, cause or note"))
-    ed.add_argument("kind", choices=sorted(_EDIT_TARGETS))
+    ed.add_argument("kind", choices=sorted(EDIT_TARGETS))
     ed.add_argument("id", help="the report_id or event_id")
     ed.add_argument("--analyst", required=True, help="analyst_id from reference/analysts.csv (must be active)")
     ed.add_argument("--verdict", help="anomaly, expected, not_anomaly, new_trend or no_feedback")
     ed.add_argument("--cause", help="cause override: one of the cause taxonomy")
     ed.add_argument("--note")
     ed.add_argument("--run-id", help="edit within this run_id (default: the current one)")
+    sv = with_data_dir(sub.add_parser("serve", help="serve the dashboard and the analysts' review console"))
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    sv.add_argument("--run-id", help="review this run_id (default: the current one)")
+    sv.set_defaults(func=cmd_serve)
     ed.set_defaults(func=cmd_edit)
     from mrs_dagster.cli_cohort import add_cohort_commands  # it builds on this module's helpers
 
@@ -304,6 +316,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {text}")
     return value
 
 

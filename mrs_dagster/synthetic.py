@@ -9,6 +9,7 @@ store never overlap.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import LANDING_COLUMNS, REFERENCE_COLUMNS, TRUTH_COLUMNS
+from mrs_dagster.progress import StepProgress
 from mrs_dagster.stages.timestamps import TICK
 
 WARMUP_DAYS = 7
@@ -273,24 +275,35 @@ _TS_FORMATS = {  # how each retailer writes its ticks: exercising the tolerant p
 }
 
 
-def write_world(world: World, data_dir: Path) -> None:
-    """Write the world in the data-dir layout: landing/sales/, reference/, truth/, corrections/."""
+def write_steps(spec: WorldSpec) -> int:
+    """The progress steps of `write_world` for `spec`: a sales delivery per retailer and day, the
+    corrections, reference and truth."""
+    return spec.days * min(spec.stores, len(RETAILERS)) + 2
+
+
+def write_world(world: World, data_dir: Path, progress: StepProgress | None = None) -> None:
+    """Write the world in the data-dir layout: landing/sales/, reference/, truth/, corrections/;
+    a step of `progress` per delivery, then the corrections, then reference and truth."""
+    step = progress.step if progress is not None else (lambda name: nullcontext())
     data_dir = Path(data_dir)
     for sub in ("landing/sales", "reference", "truth", "corrections"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
     retailer_of = world.stores.set_index("store_id")["retailer"]
     sales = world.sales.assign(retailer=world.sales["store_id"].map(retailer_of), day=world.sales["ts"].dt.strftime("%Y-%m-%d"))
     for (retailer, day), rows in sales.groupby(["retailer", "day"]):
-        _write_delivery(rows, retailer, data_dir / "landing/sales" / f"{retailer}_{day}", feed_version=None)
-    corrections = world.corrections.assign(retailer=world.corrections["store_id"].map(retailer_of))
-    for retailer, rows in corrections.groupby("retailer"):
-        _write_delivery(rows, retailer, data_dir / "corrections" / f"{retailer}_correction", feed_version=2, fmt="csv")
-    reference = {"stores": world.stores, "skus": world.skus, "campaigns": world.campaigns,
-                 "context_events": world.context_events, "analysts": world.analysts}
-    for name, frame in reference.items():
-        frame[list(REFERENCE_COLUMNS[name])].to_csv(data_dir / "reference" / f"{name}.csv", index=False)
-    truth = world.truth.assign(start=world.truth["start"].map(_iso), end=world.truth["end"].map(_iso))
-    truth[list(TRUTH_COLUMNS)].to_csv(data_dir / "truth/anomalies.csv", index=False)
+        with step(f"landing/sales/{retailer}_{day}"):
+            _write_delivery(rows, retailer, data_dir / "landing/sales" / f"{retailer}_{day}", feed_version=None)
+    with step("corrections"):
+        corrections = world.corrections.assign(retailer=world.corrections["store_id"].map(retailer_of))
+        for retailer, rows in corrections.groupby("retailer"):
+            _write_delivery(rows, retailer, data_dir / "corrections" / f"{retailer}_correction", feed_version=2, fmt="csv")
+    with step("reference and truth"):
+        reference = {"stores": world.stores, "skus": world.skus, "campaigns": world.campaigns,
+                     "context_events": world.context_events, "analysts": world.analysts}
+        for name, frame in reference.items():
+            frame[list(REFERENCE_COLUMNS[name])].to_csv(data_dir / "reference" / f"{name}.csv", index=False)
+        truth = world.truth.assign(start=world.truth["start"].map(_iso), end=world.truth["end"].map(_iso))
+        truth[list(TRUTH_COLUMNS)].to_csv(data_dir / "truth/anomalies.csv", index=False)
 
 
 def _write_delivery(rows: pd.DataFrame, retailer: str, stem: Path, feed_version: int | None, fmt: str | None = None) -> None:

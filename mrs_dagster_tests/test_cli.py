@@ -45,8 +45,25 @@ def test_generate_never_replaces_a_data_dir_that_is_not_a_generated_world(tmp_pa
     assert (tmp_path / "landing").is_dir()
 
 
-def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys):
-    materialize_all(world_dir)
+def test_generate_shows_progress_as_log_lines_when_not_on_a_terminal(tmp_path, capsys):
+    assert main(["generate", "--data-dir", str(tmp_path / "w"), "--stores", "2", "--skus", "3", "--days", "2"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("] generate ")[1].split(":")[0] for line in lines] == [f"{i}/7" for i in range(1, 8)]
+    assert [line.split(": ", 1)[1].rsplit(" in ", 1)[0] for line in lines] == [
+        "world done", "landing/sales/northmart_2026-03-02 done", "landing/sales/northmart_2026-03-03 done",
+        "landing/sales/waitrose_2026-03-02 done", "landing/sales/waitrose_2026-03-03 done", "corrections done",
+        "reference and truth done"]
+    assert all(line.startswith("[") and line.endswith(" s") for line in lines)  # elapsed, and each step's time
+
+
+def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    assert main(["run", "--data-dir", str(world_dir)]) == 0
+    run = capsys.readouterr()
+    steps = [line for line in run.err.splitlines() if "mrs_all_assets (assets and checks)" in line]
+    assert len(steps) == len({line.split(": ", 1)[1].split(" ")[0] for line in steps}) >= 40  # each step once
+    assert steps[-1].split(" (assets and checks) ")[1].startswith(f"{len(steps)}/{len(steps)}: ")
+    assert "top findings by money at stake (insights):\n  1. [" in run.out
     assert main(["export", "minority_event_log", "--out", str(tmp_path / "events.parquet"), "--data-dir", str(world_dir)]) == 0
     events = pd.read_parquet(tmp_path / "events.parquet")
     assert not events.empty and "finalized_at" in events.columns
