@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export MRS_DATA_DIR ?= $(CURDIR)/data/demo
 
-.PHONY: install demo run ui test bench quality clean
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: install demo run ui serve test bench quality screenshots clean
 
 install: $(STAMP)
 
@@ -15,6 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# Debian's Chromium, for the browser tests and the screenshots (Playwright drives it; it downloads no browser).
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -29,7 +36,10 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -w workspace.yaml
 
-test: install
+serve: install
+	$(BIN)/mrs serve --data-dir $(MRS_DATA_DIR)
+
+test: install $(CHROMIUM)
 	$(BIN)/pytest -q -n 2
 
 bench: install
@@ -38,6 +48,9 @@ bench: install
 
 quality: install
 	$(BIN)/python bench/quality_across_seeds.py
+
+screenshots: install $(CHROMIUM) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) data/demo

@@ -1,10 +1,9 @@
 """The checks and sensors as the Dagster UI shows them: a real webserver over a real instance,
-queried through its GraphQL API."""
+queried through its GraphQL API and looked at in headless Chromium."""
 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from dagster import DagsterInstance
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions
 from mrs_dagster.resources import PROJECT_ROOT
+from mrs_dagster_tests.browsing import free_port
 
 pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
@@ -22,12 +22,6 @@ CHECKS_QUERY = """{ assetNodes { assetKey { path } assetChecksOrError { ... on A
   name blocking executionForLatestMaterialization { status evaluation { success } } } } } } }"""
 AUTOMATION_QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes { name
   sensors { name sensorState { status } } schedules { name } } } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def graphql(port: int, query: str) -> dict:
@@ -39,7 +33,8 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())["data"]
 
 
-def test_the_ui_lists_every_check_with_its_last_result_and_the_sensors(world_dir, tmp_path):
+def test_the_ui_lists_every_check_with_its_last_result_and_the_sensors_and_shows_the_graph(world_dir, tmp_path,
+                                                                                           browser):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -83,6 +78,21 @@ def test_the_ui_lists_every_check_with_its_last_result_and_the_sensors(world_dir
         sensors = {s["name"] for repo in repositories for s in repo["sensors"]}
         assert {"corrected_feed_sensor", "model_recall_sensor", "cluster_recall_sensor", "evidence_recall_sensor",
                 "slo_alerts_sensor", "cohort_reevaluation_sensor"} <= sensors
+        look_at_the_ui(browser, f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def look_at_the_ui(browser, base: str) -> None:
+    """The asset graph page draws our assets; an asset's page lists its checks with their results."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{base}/locations/mrs/asset-groups/insights")
+    for asset in ("insights", "segment_trends", "dashboard", "minority_events"):  # its nodes and what they read
+        page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
+    page.goto(f"{base}/assets/minority_reports_detected_log?view=checks")
+    page.get_by_text("Checks (5)").wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    for check in ("contract", "data_lag", "detection_on_models", "idempotent_key_unique", "required_columns_not_null"):
+        assert check in body, check
+    assert "This is a blocking asset check." in body
