@@ -40,7 +40,7 @@ serve: install
 	$(BIN)/mrs serve --data-dir $(MRS_DATA_DIR)
 
 test: install $(CHROMIUM)
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: install
 	$(BIN)/python bench/bench_detection_cohorting.py

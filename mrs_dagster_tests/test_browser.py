@@ -8,14 +8,23 @@ import pytest
 from dagster import AssetSelection
 
 from mrs_dagster.lake import Lake
+from mrs_dagster.synthetic import write_world
 from mrs_dagster_tests.browsing import free_port, wait_for_http
 from mrs_dagster_tests.conftest import materialize_all
 from mrs_dagster_tests.test_serve import assign
 
-pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
+# One run world and one server for the module: its tests share a worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def world_dir(tiny_world, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("browser") / "data"
+    write_world(tiny_world, data_dir)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
 def served(world_dir):
     """A run world, two of its events assigned to AN-1, and `mrs serve` over it on a free port."""
     materialize_all(world_dir, selection=AssetSelection.all())

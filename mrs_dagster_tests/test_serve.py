@@ -14,6 +14,8 @@ from mrs_dagster.synthetic import write_world
 from mrs_dagster_tests.conftest import materialize_all
 
 RUN_ID = "demo-run-001"
+# One run world for the module: its tests share a worker (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("serve")
 
 
 def assign(lake: Lake, events: pd.DataFrame, analyst_id: str) -> None:

@@ -50,10 +50,12 @@ def main() -> int:
             analyst = re.search(r'<a href="/review/([\w-]+)">[\w-]+</a></td><td>[^<]*</td>\s*<td class="num">[1-9]', listing)
             page.goto(f"http://127.0.0.1:{console}/review/{analyst.group(1) if analyst else 'AN-1'}")
             page.screenshot(path=OUT / "review.png", full_page=True)
-            page.goto(f"http://127.0.0.1:{dagster}/locations/mrs/asset-groups/review")
-            page.get_by_role("button", name="Skip").click(timeout=120_000)  # Dagster's first-visit prompt
-            page.get_by_text("minority_reports_finalised_log", exact=True).first.wait_for(timeout=60_000)
-            page.wait_for_timeout(2000)  # the graph's layout settles
+            page.goto(f"http://127.0.0.1:{dagster}/locations/mrs/asset-groups/insights")
+            page.get_by_text("segment_trends", exact=True).first.wait_for(timeout=120_000)
+            page.wait_for_timeout(3000)  # the graph's layout settles, and Dagster's once-per-instance prompt shows
+            skip = page.get_by_role("button", name="Skip")
+            if skip.is_visible():
+                skip.click()
             page.screenshot(path=OUT / "dagster-asset-graph.png")
             browser.close()
     finally:
