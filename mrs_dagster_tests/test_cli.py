@@ -26,11 +26,16 @@ def test_unknown_dataset_and_bad_suffix_are_refused(world_dir, tmp_path, capsys)
     assert "must end in .csv or .parquet" in capsys.readouterr().err
 
 
-def test_bad_flags_exit_with_usage(capsys):
+@pytest.mark.parametrize("argv, reason", [
+    (["generate", "--stores", "0"], "must be a positive integer"),
+    (["serve", "--port", "70000"], "not a port: 70000"),
+    (["serve", "--port", "0"], "must be a positive integer"),
+])
+def test_bad_flags_exit_with_usage(capsys, argv, reason):
     with pytest.raises(SystemExit) as exit_info:
-        main(["generate", "--stores", "0"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "must be a positive integer" in capsys.readouterr().err
+    assert reason in capsys.readouterr().err
 
 
 def test_generate_refuses_to_overwrite_without_force(world_dir, capsys):
