@@ -94,6 +94,9 @@ class ReviewConsole:
     def index(self, request: Request) -> Response:
         if (self.lake.dashboard_dir / "index.html").is_file():
             return RedirectResponse("/dashboard/", status_code=303)
+        return self.no_dashboard(request)
+
+    def no_dashboard(self, request: Request) -> Response:
         return self.message(request, 404, "No dashboard yet: materialize the `dashboard` asset (mrs run).", "/review")
 
     def analyst_list(self, request: Request) -> Response:
@@ -203,12 +206,22 @@ def create_app(data_dir: Path, run_id: str | None = None, secret: bytes | None =
 
         return endpoint
 
+    site_dir = console.lake.dashboard_dir
+    static = StaticFiles(directory=site_dir, html=True, check_dir=False)
+
+    async def dashboard_files(scope, receive, send) -> None:
+        """The site's files (StaticFiles refuses paths outside it); a missing site is a 404 saying why."""
+        if site_dir.is_dir():
+            await static(scope, receive, send)
+        else:
+            await console.no_dashboard(Request(scope))(scope, receive, send)
+
     routes = [
         Route("/", guarded(console.index)),
         Route("/review", guarded(console.analyst_list)),
         Route("/review/chart/{event_id}.png", guarded(console.chart)),
         Route("/review/{analyst_id}", guarded(console.review)),
         Route("/review/{analyst_id}/events/{event_id}", guarded(console.decide), methods=["POST"]),
-        Mount("/dashboard", StaticFiles(directory=console.lake.dashboard_dir, html=True, check_dir=False)),
+        Mount("/dashboard", dashboard_files),
     ]
     return Starlette(routes=routes)

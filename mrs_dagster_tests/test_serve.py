@@ -58,6 +58,8 @@ def test_an_analyst_sees_their_events_with_chart_evidence_and_the_machines_propo
     chart = client.get(f"/review/chart/{event_ids[0]}.png")
     assert chart.status_code == 200 and chart.headers["content-type"] == "image/png"
     assert chart.content.startswith(b"\x89PNG")
+    assert client.get("/review/chart/no-such-event.png").status_code == 404
+    assert client.get("/dashboard/%2e%2e/%2e%2e/lake/catalog.db").status_code == 404  # nothing outside the site
     listing = client.get("/review").text
     assert '<a href="/review/AN-1">AN-1</a>' in listing and "AN-4" not in listing  # AN-4 is inactive
     assert client.get("/review/AN-4").status_code == 404
@@ -116,3 +118,10 @@ def test_a_decision_is_an_event_edit_the_page_and_the_next_hydrate_show(console)
     _, events = hydrate(lake, RUN_ID)
     event = events.set_index("event_id").loc[event_ids[1]]
     assert event["cause"] == "local_event" and event["source_used_cause"] == "ui" and event["source_used_review"] == "ui"
+
+
+def test_before_any_run_the_console_says_there_is_no_dashboard_yet(tmp_path):
+    client = TestClient(create_app(tmp_path / "data"), base_url="http://127.0.0.1")
+    for url in ("/", "/dashboard/", "/dashboard/index.html"):
+        response = client.get(url)
+        assert response.status_code == 404 and "No dashboard yet" in response.text, url
