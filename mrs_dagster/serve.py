@@ -32,10 +32,10 @@ from mrs_dagster.edits import record_edit
 from mrs_dagster.hydration import hydrate
 from mrs_dagster.lake import Lake
 from mrs_dagster.landing import read_reference
-from mrs_dagster.reporting.site import TEMPLATES, chart_data, event_chart, money
+from mrs_dagster.reporting.site import TEMPLATES, chart_data, event_chart
 from mrs_dagster.resources import MRSConfig
 from mrs_dagster.stages.hydrate import latest
-from mrs_dagster.stages.insights import DISMISSED
+from mrs_dagster.stages.insights import DISMISSED, money
 from mrs_dagster.stages.reference import active
 
 SESSION_COOKIE = "mrs_session"
@@ -126,9 +126,9 @@ class ReviewConsole:
         currency = self.mrs.currency
         confidence = f" ({e.confidence_score:.0%} confidence)" if pd.notna(e.confidence_score) else ""
         decision = ", ".join(part for part in (
-            f"verdict {e.verdict}" if e.verdict else None,
-            f"cause {e.cause} (by {e.source_used_cause})" if e.cause else None,
-            f"note “{e.note}”" if e.note else None) if part) if e.source_used_review == "ui" else "none yet"
+            f"verdict {e.verdict}" if isinstance(e.verdict, str) else None,
+            f"cause {e.cause} (by {e.source_used_cause})" if isinstance(e.cause, str) else None,
+            f"note “{e.note}”" if isinstance(e.note, str) else None) if part) if e.source_used_review == "ui" else "none yet"
         return {
             "event_id": e.event_id, "store_id": e.store_id, "cause": e.cause,
             "window": f"{e.window_start:%a %d %b %H:%M}–{e.window_end:%H:%M} UTC ({e.event_status})",
@@ -136,11 +136,12 @@ class ReviewConsole:
                        f"{money(e.baseline_sales_total + e.attributed_sales_total, currency)} against a baseline of "
                        f"{money(e.baseline_sales_total, currency)}, {money(e.impact_estimate, currency)} at stake.",
             "alt": f"Sales against baseline for event {e.event_id} at store {e.store_id}, the event window shaded",
-            "proposal": f"{(e.proposed_cause or 'no cause').replace('_', ' ')}{confidence}",
+            "proposal": f"{e.proposed_cause.replace('_', ' ') if isinstance(e.proposed_cause, str) else 'no cause'}{confidence}",
             "decision": decision,
             "evidence": [{
                 "sku": r.sku, "direction": r.direction, "sales": money(r.observed_sales_total, currency),
-                "baseline": money(r.baseline_sales_total, currency), "cause": r.proposed_cause or "none",
+                "baseline": money(r.baseline_sales_total, currency),
+                "cause": r.proposed_cause if isinstance(r.proposed_cause, str) else "none",
                 "confidence": f"{r.confidence_score:.0%}" if pd.notna(r.confidence_score) else "n/a",
                 "evidence": evidence.get(r.report_id, "no attribution yet"),
             } for r in reports.sort_values("sku").itertuples()],

@@ -114,7 +114,8 @@ def test_a_decision_is_an_event_edit_the_page_and_the_next_hydrate_show(console)
     assert (row["event_id"], row["analyst_id"], row["cause_override"], row["verdict"], row["note"]) == (
         event_ids[1], "AN-1", "local_event", None, "the fair was on")
     page = client.get(response.headers["location"]).text
-    assert "Recorded edit" in page and "cause local_event (by ui)" in page
+    assert "Recorded edit" in page and "cause local_event (by ui), note “the fair was on”" in page
+    assert not re.search(r"\bnan\b", page)  # no missing value shown as a number
     _, events = hydrate(lake, RUN_ID)
     event = events.set_index("event_id").loc[event_ids[1]]
     assert event["cause"] == "local_event" and event["source_used_cause"] == "ui" and event["source_used_review"] == "ui"

@@ -9,10 +9,10 @@ from mrs_dagster.assets.explain import optional_reference
 from mrs_dagster.cohorts.membership import current_members
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
-from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashboard, chart_data, money, write_site
+from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashboard, chart_data, write_site
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import current_sales_series
-from mrs_dagster.stages.insights import rank_insights
+from mrs_dagster.stages.insights import money, rank_insights
 from mrs_dagster.stages.segment_trends import daily_sales, segment_trends as compute_segment_trends
 
 _TOP = 10  # findings shown in the asset's metadata

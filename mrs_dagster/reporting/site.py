@@ -18,6 +18,7 @@ from mrs_dagster.lake import Lake
 from mrs_dagster.reporting import charts
 from mrs_dagster.stages import dashboard
 from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.insights import event_skus, money
 
 TEMPLATES = Environment(loader=PackageLoader("mrs_dagster.reporting"), autoescape=select_autoescape())
 TOP_FINDINGS = 10
@@ -35,10 +36,6 @@ class Chart:
         return struct.unpack(">II", self.png[16:24])
 
 
-def money(value: float, currency: str) -> str:
-    return f"{'-' if value < 0 else ''}{currency}{abs(value):,.0f}"
-
-
 def chart_data(lake: Lake, run_id: str, store_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The current sales series and the baseline's predictions of `store_ids`, for event charts."""
     series = current_sales_series(lake.read(
@@ -52,7 +49,7 @@ def chart_data(lake: Lake, run_id: str, store_ids: list[str]) -> tuple[pd.DataFr
 def event_chart(series: pd.DataFrame, baseline: pd.DataFrame, event, currency: str) -> Chart:
     """Sales against baseline around `event` (an insights or minority_events row)."""
     frame = dashboard.sales_against_baseline(series, baseline, event)
-    skus = dashboard.event_skus(event)
+    skus = event_skus(event)
     what = f"SKU {skus[0]}" if len(skus) == 1 else f"{len(skus)} SKUs"
     title = f"store {event.store_id}, {what}: {event.window_start:%a %d %b %H:%M}–{event.window_end:%H:%M}"
     inside = frame[frame["ts"].between(event.window_start, event.window_end)]

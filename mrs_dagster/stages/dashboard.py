@@ -7,12 +7,9 @@ import pandas as pd
 from mrs_dagster.contracts import CAUSES
 from mrs_dagster.stages import slo
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.insights import event_skus
 
 CONTEXT = pd.Timedelta(hours=3)  # shown either side of an event's window
-
-
-def event_skus(event) -> list[str]:
-    return [s for s in (event.skus or "").split(",") if s]
 
 
 def sales_against_baseline(series: pd.DataFrame, baseline: pd.DataFrame, event) -> pd.DataFrame:

@@ -53,22 +53,32 @@ def rank_insights(events: pd.DataFrame, reports: pd.DataFrame, attribution: pd.D
     return out[INSIGHTS.columns]
 
 
+def money(value: float, currency: str) -> str:
+    """`value` for people: "£3,582", "-£790"."""
+    return f"{'-' if value < 0 else ''}{currency}{abs(value):,.0f}"
+
+
+def event_skus(event) -> list[str]:
+    """The SKUs of a hydrated event row (its comma-joined `skus`, NULL when it has none)."""
+    return [s for s in event.skus.split(",") if s] if isinstance(event.skus, str) else []
+
+
 def finding(event, currency: str) -> str:
     """One plain-English line: what sold how far from baseline, where, for how long, with or
     without a campaign, the likely cause, and the money."""
-    skus = [s for s in (event.skus or "").split(",") if s]
+    skus = event_skus(event)
     what = f"SKU {skus[0]}" if len(skus) == 1 else f"{len(skus)} SKUs ({', '.join(skus[:3])}{', …' if len(skus) > 3 else ''})"
     sold = f"sold {event.lift:.1f}× baseline" if pd.notna(event.lift) else "sold with no baseline sales expected"
     where = f"at store {event.store_id}"
     if event.cluster_stores > 1:
         where += f" (a pattern across {event.cluster_stores} stores)"
-    campaign = f"during campaign {event.campaign_id}" if event.campaign_id else "no campaign"
-    money = f"{currency}{event.money_at_stake:,.0f} {'above' if event.sales_at_stake >= 0 else 'below'} baseline"
-    return f"{what} {sold} {where} for {duration(event.window_end - event.window_start + TICK)}, {campaign}: {why(event)}, {money}"
+    campaign = f"during campaign {event.campaign_id}" if isinstance(event.campaign_id, str) else "no campaign"
+    stake = f"{money(event.money_at_stake, currency)} {'above' if event.sales_at_stake >= 0 else 'below'} baseline"
+    return f"{what} {sold} {where} for {duration(event.window_end - event.window_start + TICK)}, {campaign}: {why(event)}, {stake}"
 
 
 def why(event) -> str:
-    cause = (event.cause or "").replace("_", " ")
+    cause = event.cause.replace("_", " ") if isinstance(event.cause, str) else ""
     if not cause:
         return "cause not yet known"
     if event.source_used_cause == "ui":
