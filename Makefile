@@ -42,9 +42,16 @@ serve: install
 test: install $(CHROMIUM)
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
-bench: install
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/bench_detection_cohorting.py
 	$(BIN)/python bench/bench_cohort_rules.py
+	$(BIN)/python bench/bench_peers.py
 
 quality: install
 	$(BIN)/python bench/quality_across_seeds.py
