@@ -13,7 +13,8 @@ from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashbo
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.insights import money, rank_insights
-from mrs_dagster.stages.segment_trends import daily_sales, segment_trends as compute_segment_trends
+from mrs_dagster.stages.segment_trends import daily_sales, latest_week
+from mrs_dagster.stages.segment_trends import segment_trends as compute_segment_trends
 
 _TOP = 10  # findings shown in the asset's metadata
 
@@ -55,8 +56,7 @@ def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: Run
     stores, skus = (optional_reference(context, mrs, run_mode, name) for name in ("stores", "skus"))
     sales = daily_sales(current_sales_series(sales_timeseries_data))
     trends = compute_segment_trends(minority_reports, minority_events, sales, stores, skus, members, run_id)
-    weeks = trends[trends["period"] == "week"]
-    last = weeks[weeks["period_start"] == weeks["period_start"].max()].sort_values("sales_at_stake", ascending=False)
+    last = latest_week(trends)
     shown = last[["dimension", "segment", "events", "events_change", "sales_at_stake", "sales_at_stake_change", "share_affected"]]
     context.add_output_metadata({
         "rows": len(trends),

@@ -18,7 +18,8 @@ from mrs_dagster.lake import Lake
 from mrs_dagster.reporting import charts
 from mrs_dagster.stages import dashboard
 from mrs_dagster.stages.ingest import current_sales_series
-from mrs_dagster.stages.insights import event_skus, money
+from mrs_dagster.stages.insights import money, sku_phrase
+from mrs_dagster.stages.segment_trends import latest_week
 
 TEMPLATES = Environment(loader=PackageLoader("mrs_dagster.reporting"), autoescape=select_autoescape())
 TOP_FINDINGS = 10
@@ -49,8 +50,7 @@ def chart_data(lake: Lake, run_id: str, store_ids: list[str]) -> tuple[pd.DataFr
 def event_chart(series: pd.DataFrame, baseline: pd.DataFrame, event, currency: str) -> Chart:
     """Sales against baseline around `event` (an insights or minority_events row)."""
     frame = dashboard.sales_against_baseline(series, baseline, event)
-    skus = event_skus(event)
-    what = f"SKU {skus[0]}" if len(skus) == 1 else f"{len(skus)} SKUs"
+    what = sku_phrase(event, listed=0)
     title = f"store {event.store_id}, {what}: {event.window_start:%a %d %b %H:%M}–{event.window_end:%H:%M}"
     inside = frame[frame["ts"].between(event.window_start, event.window_end)]
     ratio = inside["sales"].sum() / inside["baseline"].sum() if inside["baseline"].sum() > 0 else None
@@ -119,13 +119,8 @@ def build_dashboard(inputs: DashboardInputs) -> dict[str, bytes]:
 
 
 def _latest_week(trends: pd.DataFrame, currency: str) -> list[tuple[str, list[dict]]]:
-    weeks = trends[trends["period"] == "week"]
-    if weeks.empty:
-        return []
-    last = weeks[weeks["period_start"] == weeks["period_start"].max()]
     out = []
-    for dimension, rows in last.groupby("dimension", sort=False):
-        rows = rows.sort_values("sales_at_stake", ascending=False)
+    for dimension, rows in latest_week(trends).sort_values("dimension", kind="stable").groupby("dimension", sort=False):
         out.append((dimension, [{
             "segment": r.segment, "events": r.events,
             "events_change": "n/a" if pd.isna(r.events_change) else f"{int(r.events_change):+d}",

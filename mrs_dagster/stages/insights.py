@@ -63,11 +63,19 @@ def event_skus(event) -> list[str]:
     return [s for s in event.skus.split(",") if s] if isinstance(event.skus, str) else []
 
 
+def sku_phrase(event, listed: int = 3) -> str:
+    """"SKU Q123", or "14 SKUs (A, B, C, …)" naming the first `listed` of them."""
+    skus = event_skus(event)
+    if len(skus) == 1:
+        return f"SKU {skus[0]}"
+    names = f" ({', '.join(skus[:listed])}{', …' if len(skus) > listed else ''})" if listed else ""
+    return f"{len(skus)} SKUs{names}"
+
+
 def finding(event, currency: str) -> str:
     """One plain-English line: what sold how far from baseline, where, for how long, with or
     without a campaign, the likely cause, and the money."""
-    skus = event_skus(event)
-    what = f"SKU {skus[0]}" if len(skus) == 1 else f"{len(skus)} SKUs ({', '.join(skus[:3])}{', …' if len(skus) > 3 else ''})"
+    what = sku_phrase(event)
     sold = f"sold {event.lift:.1f}× baseline" if pd.notna(event.lift) else "sold with no baseline sales expected"
     where = f"at store {event.store_id}"
     if event.cluster_stores > 1:

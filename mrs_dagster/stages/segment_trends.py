@@ -66,6 +66,12 @@ def segment_trends(reports: pd.DataFrame, events: pd.DataFrame, sales: pd.DataFr
     return out.sort_values(["dimension", "segment", "period", "period_start"], ignore_index=True)[SEGMENT_TRENDS.columns]
 
 
+def latest_week(trends: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the newest ISO week, most sales at stake first."""
+    weeks = trends[trends["period"] == "week"]
+    return weeks[weeks["period_start"] == weeks["period_start"].max()].sort_values("sales_at_stake", ascending=False)
+
+
 def period_start(days: pd.Series, period: str) -> pd.Series:
     return days if period == "day" else days - pd.to_timedelta(days.dt.weekday, unit="D")
 
