@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -80,28 +79,16 @@ def cmd_generate(args) -> None:
 
 def run_pipeline(data_dir: Path, run_id: str | None = None, job_name: str | None = None) -> tuple[bool, dict[str, int]]:
     """Run `job_name` (default: every asset) over `data_dir` through Dagster, in the persistent
-    instance, with progress per step.
+    instance, in stages over the store shards (`launch.run_staged`), with progress per step.
 
-    Returns whether the run succeeded and the rows each log appended."""
-    from mrs_dagster.definitions import MAIN_JOB, build_definitions  # see dagster_instance
+    Returns whether the runs succeeded and the rows each log appended."""
+    from mrs_dagster.definitions import MAIN_JOB  # see dagster_instance
+    from mrs_dagster.launch import run_staged
 
     if not (data_dir / "landing" / "sales").is_dir():
         raise UsageError(f"{data_dir} has no landing/sales/ folder: nothing to run on")
-    job_name = job_name or MAIN_JOB
-    job = build_definitions(data_dir, run_id).resolve_job_def(job_name)
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    instance, dagster_run_id = dagster_instance(), str(uuid.uuid4())  # known before the run starts, to listen to it
-    with StepProgress(f"{job_name} (assets and checks)", len(job.graph.node_dict)) as progress:
-        instance.add_event_listener(dagster_run_id, progress.on_dagster_event)
-        result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False, run_id=dagster_run_id)
-    return result.success, rows_appended(result)
-
-
-def rows_appended(result) -> dict[str, int]:
-    """Rows each log appended in a Dagster run (the LakeIOManager's `rows_appended` metadata;
-    hydrated views are replaced, not appended)."""
-    materializations = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
-    return {m.asset_key.path[-1]: m.metadata["rows_appended"].value for m in materializations if "rows_appended" in m.metadata}
+    outcome = run_staged(data_dir, dagster_instance(), run_id, job_name or MAIN_JOB)
+    return outcome.success, outcome.appended
 
 
 def cmd_run(args) -> None:

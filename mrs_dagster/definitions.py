@@ -11,6 +11,7 @@ from dagster import (
     AssetsDefinition,
     Definitions,
     FreshnessPolicy,
+    PartitionsDefinition,
     apply_freshness_policy,
     define_asset_job,
 )
@@ -50,6 +51,8 @@ from mrs_dagster.cohort_resources import (
     LakeRegistryFactory,
     default_cohorts_dir,
 )
+from mrs_dagster.partitions import SHARDED_LOGS, store_shard_count
+from mrs_dagster.partitions import store_shards as store_shards_def
 from mrs_dagster.resources import (
     AlertWebhook,
     DetectionModels,
@@ -71,6 +74,7 @@ from mrs_dagster.sensors import (
     review_reports_scheduler,
     slo_alerts_sensor,
 )
+from mrs_dagster.stages.shards import StoreShard
 
 MAIN_JOB = "mrs_all_assets"
 INSIGHTS_JOB = "mrs_insights"
@@ -92,6 +96,13 @@ def _with_freshness(asset):
     return asset.map_asset_specs(
         lambda spec: apply_freshness_policy(spec, FRESHNESS[spec.group_name]) if spec.group_name in FRESHNESS else spec
     )
+
+
+def _sharded(asset, partitions_def: PartitionsDefinition | None):
+    if partitions_def is None or not isinstance(asset, AssetsDefinition) or not any(
+            key.path[-1] in SHARDED_LOGS for key in asset.keys):
+        return asset
+    return asset.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions_def))
 
 ASSETS = [
     landing_sales,
@@ -120,6 +131,20 @@ ASSETS = [
 ]
 # One partition per cohort: materialized by its own job, never with the unpartitioned graph.
 PIPELINE = AssetSelection.all() - AssetSelection.assets(cohort_membership)
+SHARDED = AssetSelection.assets(*SHARDED_LOGS)
+# A run of the whole graph over store shards (`mrs run`, `launch.run_staged`): what feeds the
+# shards, then every shard, then what needs every store.
+BEFORE_SHARDS = (SHARDED.upstream() - SHARDED).required_multi_asset_neighbors()
+AFTER_SHARDS = PIPELINE - BEFORE_SHARDS - SHARDED
+
+
+def pipeline_stages(store_shards: int) -> list[tuple[AssetSelection, list[str | None]]]:
+    """The graph as the runs that materialize it in order: (assets, partition keys), None for an
+    unpartitioned run. Without store shards, one run."""
+    if not store_shards:
+        return [(PIPELINE, [None])]
+    return [(BEFORE_SHARDS, [None]), (SHARDED, [shard.key for shard in StoreShard.all(store_shards)]),
+            (AFTER_SHARDS, [None])]
 
 
 def build_resources(
@@ -146,10 +171,13 @@ def build_resources(
 
 def build_definitions(
     data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None,
-    cohorts_dir: Path | str | None = None,
+    cohorts_dir: Path | str | None = None, store_shards: int | None = None,
 ) -> Definitions:
+    """`store_shards`: how many store shards detection and cohorting run in (default
+    MRS_STORE_SHARDS, else 0: unpartitioned)."""
+    partitions_def = store_shards_def(store_shard_count() if store_shards is None else store_shards)
     return Definitions(
-        assets=[_with_freshness(asset) for asset in [*ASSETS, cohort_membership, *COHORT_LOGS]],
+        assets=[_with_freshness(_sharded(asset, partitions_def)) for asset in [*ASSETS, cohort_membership, *COHORT_LOGS]],
         asset_checks=[*LOG_CHECKS, *SLO_CHECKS],
         resources=build_resources(data_dir, run_id, models, cohorts_dir),
         jobs=[

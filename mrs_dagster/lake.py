@@ -8,15 +8,18 @@ dataset's idempotent key, so re-running over the same inputs appends nothing.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
 import pyarrow
+import pyarrow.compute as pc
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In, LessThanOrEqual
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, coerced, conform, split_valid
+from mrs_dagster.stages.shards import StoreShard
 from mrs_dagster.stages.timestamps import as_utc
 
 
@@ -33,6 +36,9 @@ def dataset(name: str) -> Dataset:
 
 
 DEFAULT_NAMESPACE = "mrs"
+# Store shards append to the same tables at once; Iceberg's optimistic commit lets one win and the
+# others retry against the new snapshot (their keys are disjoint, so the dedup read stays right).
+COMMIT_ATTEMPTS = 8
 
 
 class Lake:
@@ -60,7 +66,10 @@ class Lake:
         try:
             return self.catalog.load_table(self._identifier(name))
         except NoSuchTableError:
-            return self.catalog.create_table(self._identifier(name), schema=ds.arrow_schema())
+            try:
+                return self.catalog.create_table(self._identifier(name), schema=ds.arrow_schema())
+            except TableAlreadyExistsError:  # another shard created it first
+                return self.catalog.load_table(self._identifier(name))
 
     def append(self, name: str, df: pd.DataFrame) -> int:
         """Validate `df` against its contract and append the rows whose key is not yet stored.
@@ -71,6 +80,16 @@ class Lake:
         rows = conform(ds, df).drop_duplicates(list(ds.key), keep="first")
         if rows.empty:
             return 0
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                return self._append_new(name, rows)
+            except CommitFailedException:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    def _append_new(self, name: str, rows: pd.DataFrame) -> int:
+        ds = dataset(name)
         table = self._table(name)
         stored_keys = table.scan(selected_fields=ds.key).to_arrow().to_pandas()
         if not stored_keys.empty:
@@ -121,10 +140,11 @@ class Lake:
         run_id: str | None = None,
         columns: list[str] | None = None,
         store_ids: list[str] | None = None,
+        shard: StoreShard | None = None,
     ) -> pd.DataFrame:
         """The whole table, or its rows with `written_at <= as_of`, or those of one `run_id`, or
-        of the stores in `store_ids`; only `columns` when given (for the monitors, which need a
-        column or two of big logs).
+        of the stores in `store_ids` or in one store `shard`; only `columns` when given (for the
+        monitors, which need a column or two of big logs).
 
         A table never written reads as an empty frame with the contract's columns. A hydrated view
         is already the state as of its hydration: `as_of` does not apply to it. Rows come back in
@@ -139,7 +159,7 @@ class Lake:
                 frame = frame[frame["run_id"] == run_id]
             if store_ids is not None:
                 frame = frame[frame["store_id"].isin([str(s) for s in store_ids])]
-            return coerced(ds, frame)
+            return coerced(ds, shard.rows(frame) if shard else frame)
         if not self.exists(name):
             return ds.empty()[columns] if columns else ds.empty()
         row_filter: BooleanExpression = AlwaysTrue()
@@ -149,13 +169,21 @@ class Lake:
             row_filter = And(row_filter, EqualTo("run_id", run_id))
         if store_ids is not None:
             row_filter = And(row_filter, In("store_id", [str(s) for s in store_ids]))
+        table = self.catalog.load_table(self._identifier(name))
         if columns:
-            scan = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter, selected_fields=tuple(columns))
-            frame = scan.to_arrow().to_pandas()[columns]
+            fields = tuple(dict.fromkeys([*columns, *(["store_id"] if shard else [])]))
+            frame = _in_shard(table.scan(row_filter=row_filter, selected_fields=fields).to_arrow(), shard).to_pandas()[columns]
             stamps = [c for c in columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
             return frame.astype({c: TS for c in stamps})
-        arrow = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter).to_arrow()
-        return coerced(ds, arrow.to_pandas())
+        return coerced(ds, _in_shard(table.scan(row_filter=row_filter).to_arrow(), shard).to_pandas())
+
+
+def _in_shard(rows: pyarrow.Table, shard: StoreShard | None) -> pyarrow.Table:
+    """The rows of `shard`'s stores, filtered in Arrow: a shard converts only its own rows to pandas."""
+    if shard is None:
+        return rows
+    stores = shard.stores(pc.unique(rows["store_id"]).to_pylist())
+    return rows.filter(pc.is_in(rows["store_id"], value_set=pyarrow.array(stores, type=rows.schema.field("store_id").type)))
 
 
 def dead_letters(invalid: pd.DataFrame) -> pd.DataFrame:

@@ -45,8 +45,9 @@ class StepProgress:
             running = ", ".join(sorted(set(self.started_at)))
             self._bar.update(self._task, description=f"{self.label}: {running}")
 
-    def finish(self, step: str, outcome: str = "done") -> None:
-        self.done += 1
+    def finish(self, step: str, outcome: str = "done", steps: int = 1) -> None:
+        """`step` ended; it counts as `steps` steps (a whole run of several)."""
+        self.done += steps
         took = time.perf_counter() - self.started_at.pop(step, time.perf_counter())
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done,

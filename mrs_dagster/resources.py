@@ -11,6 +11,7 @@ from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, O
 from pydantic import Field, field_validator, model_validator
 
 from mrs_dagster.lake import Lake, dataset
+from mrs_dagster.partitions import running_shard
 from mrs_dagster.stages import baseline, classifier
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.stages.versions import current_rows, model_version
@@ -240,7 +241,7 @@ class LakeIOManager(ConfigurableIOManager):
     hydrated view, and loads a table back as the rows of the current run_id (empty, with the
     contract's columns, if unwritten). A log with data versions loads as its current rows: rows
     computed from data a retailer has since corrected, or by models since updated, stay in the
-    table, never in an input."""
+    table, never in an input. A store-sharded step loads only its shard's rows of every input."""
 
     mrs: MRSConfig
     run_mode: RunMode
@@ -258,7 +259,8 @@ class LakeIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()
-        rows = lake.read(context.asset_key.path[-1], run_id=run_id)
+        shard = running_shard(context.step_context)
+        rows = lake.read(context.asset_key.path[-1], run_id=run_id, shard=shard)
         if {"store_id", "written_at", "version"} <= set(rows.columns):
-            rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id))
+            rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id, shard=shard))
         return self.run_mode.limit(rows)

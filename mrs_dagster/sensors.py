@@ -34,6 +34,7 @@ from mrs_dagster.stages.attribution import reports_covered
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.review import due_for_review
+from mrs_dagster.stages.shards import by_shard
 from mrs_dagster.stages.slo import current_reports
 from mrs_dagster.stages.versions import recall_start, resend_scope
 
@@ -63,12 +64,8 @@ def corrected_feed_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scop
         if resent is None:
             continue
         stores, since = resent
-        for worklist in scope.worklists(stores):
-            yield RunRequest(
-                run_key=f"{path.name}:{path.stat().st_mtime_ns}:{worklist[0]}",
-                run_config={"resources": {"scope": {"config": {"stores": worklist, "since": since.isoformat()}}}},
-                tags={"mrs/trigger": "corrected_feed", "mrs/delivery": path.name, "mrs/stores": ",".join(worklist)},
-            )
+        yield from _replay_requests(context, scope, stores, since, f"{path.name}:{path.stat().st_mtime_ns}",
+                                    {"mrs/trigger": "corrected_feed", "mrs/delivery": path.name})
     context.update_cursor(json.dumps(sorted(seen | {p.name for p in new})))
 
 
@@ -92,12 +89,26 @@ def model_recall_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scope:
     since = recall_start(newest_tick(lake, run_id), models.recall_days)
     stores = sorted(lake.read("evaluation_versions", run_id=run_id)["store_id"].unique())
     generation = int(newest["generation"]) + 1
-    for worklist in scope.worklists(stores):
-        yield RunRequest(
-            run_key=f"model_update:{generation}:{baseline_version}:{classifier_version}:{worklist[0]}",
-            run_config={"resources": {"scope": {"config": {"stores": worklist, "since": since.isoformat()}}}},
-            tags={"mrs/trigger": "model_update", "mrs/generation": str(generation), "mrs/stores": ",".join(worklist)},
-        )
+    yield from _replay_requests(context, scope, stores, since, f"model_update:{generation}:{baseline_version}:{classifier_version}",
+                                {"mrs/trigger": "model_update", "mrs/generation": str(generation)})
+
+
+def _replay_requests(context: SensorEvaluationContext, scope: ReplayScope, stores: list[str], since: pd.Timestamp,
+                     run_key: str, tags: dict):
+    """Replays of `stores` from `since`: when the replay job is store-sharded, one run per shard
+    that holds a replayed store, so the other shards are not touched; runs of at most
+    `scope.max_stores` stores either way."""
+    shards = context.repository_def.get_job(REPLAY_JOB).partitions_def if context.repository_def else None
+    count = len(shards.get_partition_keys()) if shards else 0
+    groups = by_shard(stores, count) if count else {None: sorted(stores)}
+    for shard, shard_stores in groups.items():
+        for worklist in scope.worklists(shard_stores):
+            yield RunRequest(
+                run_key=f"{run_key}:{worklist[0]}",
+                run_config={"resources": {"scope": {"config": {"stores": worklist, "since": since.isoformat()}}}},
+                tags={**tags, "mrs/stores": ",".join(worklist)},
+                partition_key=shard.key if shard else None,
+            )
 
 
 ALERTED_CHECKS = [key for check in SLO_CHECKS for key in check.check_keys]

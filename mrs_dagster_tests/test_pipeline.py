@@ -8,7 +8,7 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from mrs_dagster.assets.cohorts import COHORT_LOGS
 from mrs_dagster.assets.review import EDITS_LOGS
-from mrs_dagster.cli import rows_appended
+from mrs_dagster.launch import rows_appended
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.lake import Lake

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context, materialize
 
-from mrs_dagster.cli import main, rows_appended
+from mrs_dagster.cli import main
+from mrs_dagster.launch import rows_appended
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES
 from mrs_dagster.definitions import ASSETS, MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.hydration import hydrate, newest_tick

@@ -2,6 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 
 from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.partitions import running_shard
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
 from mrs_dagster.stages.ingest import current_sales_series
@@ -29,7 +30,8 @@ def minority_reports_cohorted_log(
     watermarks = store_watermarks(current_sales_series(sales_timeseries_data))
     detected = scope.stores_of(minority_reports_detected_log)
     result = cohort_reports(detected, watermarks, run_id, versions=evaluation_versions)
-    written = scope.stores_of(run_mode.lake(mrs).read("minority_reports_cohorted_log", run_id=run_id))
+    written = scope.stores_of(run_mode.lake(mrs).read("minority_reports_cohorted_log", run_id=run_id,
+                                                      shard=running_shard(context)))
     closures = correction_closures(written, result.cohorted["report_id"], evaluation_versions, run_id)
     if not closures.ended.empty:
         context.log.info(f"{len(closures.ended)} event(s) ended by a re-evaluation")

@@ -5,13 +5,15 @@ stops the assets downstream of it in the same run."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSpec, MetadataValue, multi_asset_check
 
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS, contract_report
+from mrs_dagster.partitions import checked_shard
 from mrs_dagster.resources import MRSConfig, RunMode
 
 CHECKS = ("contract", "idempotent_key_unique", "required_columns_not_null")
 
 
 def contract_checks(name: str):
-    """The three blocking checks of log `name`, over the rows of the current run_id."""
+    """The three blocking checks of log `name`, over the rows of the current run_id (of the run's
+    store shard, for a sharded log in a sharded run)."""
     dataset = DATASETS[name]
 
     @multi_asset_check(
@@ -21,7 +23,7 @@ def contract_checks(name: str):
     )
     def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode):
         lake = run_mode.lake(mrs)
-        rows = lake.read(name, run_id=mrs.current_run_id()) if lake.exists(name) else dataset.empty()
+        rows = lake.read(name, run_id=mrs.current_run_id(), shard=checked_shard(context, name))
         report = contract_report(dataset, rows)
         sample = report.contract_failures.head(10)
         errors = STAGE_ERRORS.get(name)

@@ -2,6 +2,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.lake import dataset
+from mrs_dagster.partitions import running_shard
 from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages import versions
 from mrs_dagster.stages.baseline import baseline_predictions
@@ -14,6 +16,11 @@ def _landed(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     if sales_timeseries_data.empty:
         raise Failure("sales_timeseries_data is empty: nothing has been landed for this run_id")
     return sales_timeseries_data
+
+
+def _empty_shard(context: AssetExecutionContext, sales_timeseries_data: pd.DataFrame) -> bool:
+    """A store shard no store falls in computes nothing (in an unpartitioned run, no sales is a failure)."""
+    return sales_timeseries_data.empty and running_shard(context) is not None
 
 
 def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> pd.DataFrame:
@@ -58,10 +65,12 @@ def evaluation_versions(
 
 @asset(group_name="detection", pool=DETECTION_POOL, **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
-    mrs: MRSConfig, scope: ReplayScope, models: DetectionModels,
+    context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels,
     sales_timeseries_data: pd.DataFrame, evaluation_versions: pd.DataFrame,
 ) -> pd.DataFrame:
     """Expected units and sales per store x SKU x tick, learned from the days before each tick."""
+    if _empty_shard(context, sales_timeseries_data):
+        return dataset("baseline_sales_model_prediction_log").empty()
     series = _current_series(sales_timeseries_data, scope)
     predictions = baseline_predictions(series, mrs.current_run_id(), models.baseline_params(), versions=evaluation_versions)
     return scope.narrow(predictions)
@@ -69,6 +78,7 @@ def baseline_sales_model_prediction_log(
 
 @asset(group_name="detection", pool=DETECTION_POOL, **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
+    context: AssetExecutionContext,
     mrs: MRSConfig,
     scope: ReplayScope,
     models: DetectionModels,
@@ -77,6 +87,8 @@ def anomaly_classifier_model_prediction_log(
     baseline_sales_model_prediction_log: pd.DataFrame,
 ) -> pd.DataFrame:
     """Per-tick Poisson anomaly score and flag for every series with a baseline."""
+    if _empty_shard(context, sales_timeseries_data):
+        return dataset("anomaly_classifier_model_prediction_log").empty()
     series = _current_series(sales_timeseries_data, scope)
     predictions = classifier_predictions(series, baseline_sales_model_prediction_log, mrs.current_run_id(),
                                          models.scoring_params(), versions=evaluation_versions)
@@ -97,6 +109,8 @@ def minority_reports_detected_log(
     """MRDL. Critical: if the baseline or classifier log is unavailable (never written, or empty for
     this run past the baseline's warm-up), detection falls back to the deviation heuristic and marks
     its rows degraded."""
+    if _empty_shard(context, sales_timeseries_data):
+        return dataset("minority_reports_detected_log").empty()
     series = _current_series(sales_timeseries_data, scope)
     baseline, classifier = (
         None if run_mode.dropped(name) else scope.stores_of(log)

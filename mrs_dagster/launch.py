@@ -1,0 +1,115 @@
+"""Running a job of the graph over store shards, as `mrs run` does on one machine: first the run
+that feeds the shards, then one run per shard, then what needs every store. Shard runs go side by
+side, `workers` at a time, each in a worker process of its own; the unpartitioned runs go in this
+process, with progress per step.
+
+Why worker processes and not Dagster's multiprocess executor: it starts a process per step (a
+shard run is ~15 steps, each importing Dagster and pandas), which made the demo world's shards
+slower than one unpartitioned run; and runs launched from threads of one process hung on the
+instance. A deployment launches shard runs with its run launcher instead (README: scaling out)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, JobDefinition
+
+from mrs_dagster.definitions import MAIN_JOB, build_definitions, pipeline_stages
+from mrs_dagster.partitions import store_shard_count
+from mrs_dagster.progress import StepProgress
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def pipeline_job(data_dir: str, run_id: str | None, store_shards: int, job_name: str) -> JobDefinition:
+    """The job (rebuilt from these arguments in a shard's worker process)."""
+    return build_definitions(data_dir, run_id, store_shards=store_shards).resolve_job_def(job_name)
+
+
+@dataclass
+class StagedRun:
+    """What the runs of a staged job did: whether all succeeded, the rows each log appended, and
+    the Dagster run ids in order."""
+
+    success: bool = True
+    appended: dict[str, int] = field(default_factory=dict)
+    run_ids: list[str] = field(default_factory=list)
+
+    def add(self, result: StagedRun | ExecuteInProcessResult) -> None:
+        if isinstance(result, ExecuteInProcessResult):
+            result = StagedRun(result.success, rows_appended(result), [result.run_id])
+        self.success &= result.success
+        self.run_ids.extend(result.run_ids)
+        for name, rows in result.appended.items():
+            self.appended[name] = self.appended.get(name, 0) + rows
+
+
+def rows_appended(result) -> dict[str, int]:
+    """Rows each log appended in a Dagster run (the LakeIOManager's `rows_appended` metadata;
+    hydrated views are replaced, not appended)."""
+    materializations = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    return {m.asset_key.path[-1]: m.metadata["rows_appended"].value for m in materializations if "rows_appended" in m.metadata}
+
+
+def run_staged(
+    data_dir: Path, instance: DagsterInstance, run_id: str | None = None, job_name: str = MAIN_JOB,
+    store_shards: int | None = None, workers: int | None = None, label: str | None = None,
+) -> StagedRun:
+    """Run `job_name` over `data_dir` in stages (see the module). `store_shards` defaults to
+    MRS_STORE_SHARDS; `workers` (shard runs at a time) to the CPU count. Stops after a failed stage."""
+    shards = store_shard_count() if store_shards is None else store_shards
+    job_args = (str(data_dir), run_id, shards, job_name)
+    job = pipeline_job(*job_args)
+    graph = job.asset_layer.asset_graph
+    in_job = {key for key in graph.get_all_asset_keys() if graph.get(key).is_executable}
+    stages = [(keys, partitions, len(job.get_subset(asset_selection=set(keys)).graph.node_dict))
+              for selection, partitions in pipeline_stages(shards) if (keys := sorted(selection.resolve(graph) & in_job))]
+    outcome = StagedRun()
+    with StepProgress(label or f"{job_name} (assets and checks)", sum(n * len(p) for _, p, n in stages)) as progress:
+        for keys, partitions, steps in stages:
+            if partitions == [None]:
+                dagster_run_id = str(uuid.uuid4())  # known before the run starts, to listen to it
+                instance.add_event_listener(dagster_run_id, progress.on_dagster_event)
+                outcome.add(job.execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False,
+                                                   run_id=dagster_run_id, asset_selection=keys))
+            else:
+                _run_shards(job_args, keys, partitions, instance, progress, outcome, steps, workers or os.cpu_count() or 1)
+            if not outcome.success:
+                break
+    return outcome
+
+
+def _run_shards(job_args: tuple, keys: list[AssetKey], partitions: list[str], instance: DagsterInstance,
+                progress: StepProgress, outcome: StagedRun, steps: int, workers: int) -> None:
+    """The shard runs, `workers` at a time (one at a time in an ephemeral instance: other processes
+    cannot see it)."""
+    def finished(partition: str, shard_run: StagedRun) -> None:
+        outcome.add(shard_run)
+        progress.finish(f"store shard {partition}", "done" if shard_run.success else "FAILED", steps)
+
+    for partition in partitions:
+        progress.start(f"store shard {partition}")
+    if instance.is_ephemeral:
+        for partition in partitions:
+            finished(partition, run_shard(job_args, keys, partition, instance))
+        return
+    with ProcessPoolExecutor(min(workers, len(partitions)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        running = {pool.submit(run_shard, job_args, keys, p, instance.get_ref()): p for p in partitions}
+        for done in as_completed(running):
+            finished(running[done], done.result())
+
+
+def run_shard(job_args: tuple, keys: list[AssetKey], partition: str, instance) -> StagedRun:
+    """One store shard's run; `instance` is the instance or, in a worker process, its ref."""
+    if not isinstance(instance, DagsterInstance):
+        instance = DagsterInstance.from_ref(instance)
+    result = pipeline_job(*job_args).execute_in_process(
+        run_config=QUIET, instance=instance, raise_on_error=False, asset_selection=keys, partition_key=partition)
+    shard_run = StagedRun()
+    shard_run.add(result)
+    return shard_run
