@@ -76,8 +76,10 @@ class Lake:
 
         Returns the number of rows appended (0 on a replay of the same inputs).
         """
-        ds = dataset(name)
-        rows = conform(ds, df).drop_duplicates(list(ds.key), keep="first")
+        return self._append_conformed(name, conform(dataset(name), df))
+
+    def _append_conformed(self, name: str, rows: pd.DataFrame) -> int:
+        rows = rows.drop_duplicates(list(dataset(name).key), keep="first")
         if rows.empty:
             return 0
         for attempt in range(COMMIT_ATTEMPTS):
@@ -112,7 +114,7 @@ class Lake:
         valid, invalid = split_valid(dataset(name), df)
         if not invalid.empty:
             self.append(errors.name, dead_letters(invalid))
-        return self.append(name, valid), len(invalid)
+        return self._append_conformed(name, valid), len(invalid)
 
     @property
     def dashboard_dir(self) -> Path:

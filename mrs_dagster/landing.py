@@ -29,9 +29,9 @@ def read_delivery(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="latin-1")
+        return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, encoding="latin-1")
 
 
 def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Exception]]:

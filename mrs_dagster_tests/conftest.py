@@ -6,18 +6,14 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from mrs_dagster.definitions import ASSETS, build_resources
+from mrs_dagster.partitions import SHARDED_LOGS
 from mrs_dagster.synthetic import World, WorldSpec, generate_world, write_world
 from mrs_dagster_tests.browsing import CHROMIUM, CHROMIUM_ARGS
 
 # The logs computed from the landed data (everything a replay recomputes).
 DERIVED_LOGS = [
     "sales_timeseries_data",
-    "baseline_sales_model_prediction_log",
-    "anomaly_classifier_model_prediction_log",
-    "minority_reports_detected_log",
-    "minority_reports_cohorted_log",
-    "minority_event_log",
-    "minority_events_ended_log",
+    *SHARDED_LOGS,
     "minority_reports_clustered_log",
     "minority_reports_proposed_attribution_log",
 ]
