@@ -39,7 +39,18 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 serve: install
 	$(BIN)/mrs serve --data-dir $(MRS_DATA_DIR)
 
-test: install $(CHROMIUM)
+# The Spark engine's tests: pyspark (the `spark` extra) and a Java runtime.
+JAVA := /usr/bin/java
+SPARK_STAMP := $(VENV)/.installed-spark
+
+$(JAVA):
+	$(SUDO) apt-get install -y -q openjdk-17-jre-headless || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless)
+
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
+
+test: install $(CHROMIUM) $(JAVA) $(SPARK_STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 BENCH_STAMP := $(VENV)/.installed-bench

@@ -51,6 +51,7 @@ from mrs_dagster.cohort_resources import (
     LakeRegistryFactory,
     default_cohorts_dir,
 )
+from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import SHARDED_LOGS, store_shard_count
 from mrs_dagster.partitions import store_shards as store_shards_def
 from mrs_dagster.resources import (
@@ -149,10 +150,11 @@ def pipeline_stages(store_shards: int) -> list[tuple[AssetSelection, list[str | 
 
 def build_resources(
     data_dir: Path | str | None = None, run_id: str | None = None, models: DetectionModels | None = None,
-    cohorts_dir: Path | str | None = None,
+    cohorts_dir: Path | str | None = None, engine: StageEngine | None = None,
 ) -> dict:
     """The resources; `models`: the detection models' settings (default: the code's); `cohorts_dir`:
-    where cohort specs live (default `data/cohorts/`, env MRS_COHORTS_DIR)."""
+    where cohort specs live (default `data/cohorts/`, env MRS_COHORTS_DIR); `engine`: where the
+    per-store stages run (default pandas)."""
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
     run_mode = RunMode.configure_at_launch()  # shared, so the IO manager sees the run's mode
     return {
@@ -161,6 +163,7 @@ def build_resources(
         "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode),
         "scope": ReplayScope(),
         "models": models or DetectionModels(),
+        "engine": engine or StageEngine(),
         "alert_webhook": AlertWebhook(url=os.environ.get("MRS_ALERT_WEBHOOK_URL")),
         "cohort_specs": CohortSpecs(cohorts_dir=str(Path(cohorts_dir or default_cohorts_dir()).resolve())),
         "cohort_catalog": LakeCatalogBundleLoader(mrs=mrs),

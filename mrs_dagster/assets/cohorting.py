@@ -2,6 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 
 from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
@@ -19,6 +20,7 @@ def minority_reports_cohorted_log(
     mrs: MRSConfig,
     scope: ReplayScope,
     run_mode: RunMode,
+    engine: StageEngine,
     minority_reports_detected_log: pd.DataFrame,
     sales_timeseries_data: pd.DataFrame,
     evaluation_versions: pd.DataFrame,
@@ -27,9 +29,13 @@ def minority_reports_cohorted_log(
     Events a corrected resend or a model update leaves without reports end with resolution 'data
     correction' or 'model update'."""
     run_id = mrs.current_run_id()
-    watermarks = store_watermarks(current_sales_series(sales_timeseries_data))
-    detected = scope.stores_of(minority_reports_detected_log)
-    result = cohort_reports(detected, watermarks, run_id, versions=evaluation_versions)
+    watermarks = store_watermarks(current_sales_series(sales_timeseries_data)).reset_index()
+    result = CohortingResult(*engine.per_store(
+        lambda store: _parts(cohort_reports(store["detected"], store["watermarks"].set_index("store_id")["ts"], run_id,
+                                            versions=store["versions"])),
+        {"detected": scope.stores_of(minority_reports_detected_log), "watermarks": watermarks,
+         "versions": evaluation_versions},
+        list(_LOGS)))
     written = scope.stores_of(run_mode.lake(mrs).read("minority_reports_cohorted_log", run_id=run_id,
                                                       shard=running_shard(context)))
     closures = correction_closures(written, result.cohorted["report_id"], evaluation_versions, run_id)

@@ -2,6 +2,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from mrs_dagster.assets.dagster_types import contract
+from mrs_dagster.engines import StageEngine
 from mrs_dagster.lake import dataset
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode
@@ -65,14 +66,17 @@ def evaluation_versions(
 
 @asset(group_name="detection", pool=DETECTION_POOL, **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
-    context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels,
+    context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels, engine: StageEngine,
     sales_timeseries_data: pd.DataFrame, evaluation_versions: pd.DataFrame,
 ) -> pd.DataFrame:
     """Expected units and sales per store x SKU x tick, learned from the days before each tick."""
     if _empty_shard(context, sales_timeseries_data):
         return dataset("baseline_sales_model_prediction_log").empty()
-    series = _current_series(sales_timeseries_data, scope)
-    predictions = baseline_predictions(series, mrs.current_run_id(), models.baseline_params(), versions=evaluation_versions)
+    run_id, params = mrs.current_run_id(), models.baseline_params()
+    predictions, = engine.per_store(
+        lambda store: (baseline_predictions(store["series"], run_id, params, versions=store["versions"]),),
+        {"series": _current_series(sales_timeseries_data, scope), "versions": evaluation_versions},
+        ["baseline_sales_model_prediction_log"])
     return scope.narrow(predictions)
 
 
@@ -82,6 +86,7 @@ def anomaly_classifier_model_prediction_log(
     mrs: MRSConfig,
     scope: ReplayScope,
     models: DetectionModels,
+    engine: StageEngine,
     sales_timeseries_data: pd.DataFrame,
     evaluation_versions: pd.DataFrame,
     baseline_sales_model_prediction_log: pd.DataFrame,
@@ -89,9 +94,13 @@ def anomaly_classifier_model_prediction_log(
     """Per-tick Poisson anomaly score and flag for every series with a baseline."""
     if _empty_shard(context, sales_timeseries_data):
         return dataset("anomaly_classifier_model_prediction_log").empty()
-    series = _current_series(sales_timeseries_data, scope)
-    predictions = classifier_predictions(series, baseline_sales_model_prediction_log, mrs.current_run_id(),
-                                         models.scoring_params(), versions=evaluation_versions)
+    run_id, params = mrs.current_run_id(), models.scoring_params()
+    predictions, = engine.per_store(
+        lambda store: (classifier_predictions(store["series"], store["baseline"], run_id, params,
+                                              versions=store["versions"]),),
+        {"series": _current_series(sales_timeseries_data, scope), "baseline": baseline_sales_model_prediction_log,
+         "versions": evaluation_versions},
+        ["anomaly_classifier_model_prediction_log"])
     return scope.narrow(predictions)
 
 
@@ -101,6 +110,7 @@ def minority_reports_detected_log(
     mrs: MRSConfig,
     scope: ReplayScope,
     run_mode: RunMode,
+    engine: StageEngine,
     sales_timeseries_data: pd.DataFrame,
     evaluation_versions: pd.DataFrame,
     baseline_sales_model_prediction_log: pd.DataFrame,
@@ -119,7 +129,12 @@ def minority_reports_detected_log(
             ("anomaly_classifier_model_prediction_log", anomaly_classifier_model_prediction_log),
         )
     )
-    reports = detect_minority_reports(series, baseline, classifier, mrs.current_run_id(), versions=evaluation_versions)
+    run_id = mrs.current_run_id()
+    reports, = engine.per_store(
+        lambda store: (detect_minority_reports(store["series"], store["baseline"], store["classifier"], run_id,
+                                               versions=store["versions"]),),
+        {"series": series, "baseline": baseline, "classifier": classifier, "versions": evaluation_versions},
+        ["minority_reports_detected_log"])
     reports = scope.narrow(reports)
     degraded = not models_available(baseline, classifier, series)
     if degraded:
