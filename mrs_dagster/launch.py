@@ -58,7 +58,7 @@ def rows_appended(result) -> dict[str, int]:
 
 def run_staged(
     data_dir: Path, instance: DagsterInstance, run_id: str | None = None, job_name: str = MAIN_JOB,
-    store_shards: int | None = None, workers: int | None = None, label: str | None = None,
+    store_shards: int | None = None, workers: int | None = None,
 ) -> StagedRun:
     """Run `job_name` over `data_dir` in stages (see the module). `store_shards` defaults to
     MRS_STORE_SHARDS; `workers` (shard runs at a time) to the CPU count. Stops after a failed stage."""
@@ -70,7 +70,7 @@ def run_staged(
     stages = [(keys, partitions, len(job.get_subset(asset_selection=set(keys)).graph.node_dict))
               for selection, partitions in pipeline_stages(shards) if (keys := sorted(selection.resolve(graph) & in_job))]
     outcome = StagedRun()
-    with StepProgress(label or f"{job_name} (assets and checks)", sum(n * len(p) for _, p, n in stages)) as progress:
+    with StepProgress(f"{job_name} (assets and checks)", sum(n * len(p) for _, p, n in stages)) as progress:
         for keys, partitions, steps in stages:
             if partitions == [None]:
                 dagster_run_id = str(uuid.uuid4())  # known before the run starts, to listen to it

@@ -52,7 +52,10 @@ def report_lag(log: pd.DataFrame, detected: pd.DataFrame, newest_tick: pd.Timest
     if detected.empty:
         return Lag(pd.Timedelta(0), slo)
     newest = detected.groupby(by)["written_at"].max()
-    reached = log.groupby(by)["written_at"].max().reindex(newest.index) if not log.empty else newest.where(False)
+    if log.empty:  # a store shard's run may check a log no shard has written to yet
+        reached = pd.Series(pd.NaT, index=newest.index, dtype=newest.dtype)
+    else:
+        reached = log.groupby(by)["written_at"].max().reindex(newest.index)
     horizon = newest_tick if newest_tick is not None else newest.max()
     lags = (newest - reached).fillna(horizon - newest).clip(lower=pd.Timedelta(0))
     return Lag(lags.quantile(0.95), slo)
