@@ -82,13 +82,12 @@ class Lake:
         rows = rows.drop_duplicates(list(dataset(name).key), keep="first")
         if rows.empty:
             return 0
-        for attempt in range(COMMIT_ATTEMPTS):
+        for attempt in range(COMMIT_ATTEMPTS - 1):
             try:
                 return self._append_new(name, rows)
             except CommitFailedException:
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise
                 time.sleep(0.05 * 2**attempt)
+        return self._append_new(name, rows)
 
     def _append_new(self, name: str, rows: pd.DataFrame) -> int:
         ds = dataset(name)
