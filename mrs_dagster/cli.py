@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mrs_dagster import incremental
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, conform
 from mrs_dagster.edits import EDIT_TARGETS, record_edit
 from mrs_dagster.hydration import hydrate
@@ -77,9 +78,13 @@ def cmd_generate(args) -> None:
         print(f"note: no anomalies embedded: they start on day {WARMUP_DAYS + 1}, after the baseline's week of history")
 
 
-def run_pipeline(data_dir: Path, run_id: str | None = None, job_name: str | None = None) -> tuple[bool, dict[str, int]]:
+def run_pipeline(
+    data_dir: Path, run_id: str | None = None, job_name: str | None = None, full: bool = False,
+) -> tuple[bool, dict[str, int]]:
     """Run `job_name` (default: every asset) over `data_dir` through Dagster, in the persistent
-    instance, in stages over the store shards (`launch.run_staged`), with progress per step.
+    instance, in stages over the store shards (`launch.run_staged`), with progress per step. Every
+    asset runs incrementally, from the first tick of the deliveries not yet processed
+    (`incremental`), unless `full`.
 
     Returns whether the runs succeeded and the rows each log appended."""
     from mrs_dagster.definitions import MAIN_JOB  # see dagster_instance
@@ -87,14 +92,22 @@ def run_pipeline(data_dir: Path, run_id: str | None = None, job_name: str | None
 
     if not (data_dir / "landing" / "sales").is_dir():
         raise UsageError(f"{data_dir} has no landing/sales/ folder: nothing to run on")
-    outcome = run_staged(data_dir, dagster_instance(), run_id, job_name or MAIN_JOB)
+    job_name = job_name or MAIN_JOB
+    mrs = MRSConfig(data_dir=str(data_dir), run_id=run_id)
+    window = incremental.plan_run(data_dir, mrs.lake(), mrs.current_run_id(), full) if job_name == MAIN_JOB else None
+    if window is not None:
+        print(f"from {window.since.isoformat()} on (mrs run --full: all history)" if window.since is not None
+              else "all history", file=sys.stderr)
+    outcome = run_staged(data_dir, dagster_instance(), run_id, job_name, since=window.since if window else None)
+    if window is not None and outcome.success:
+        incremental.record_processed(mrs.lake(), mrs.current_run_id(), window.deliveries)
     return outcome.success, outcome.appended
 
 
 def cmd_run(args) -> None:
     data_dir = _data_dir(args)
     started = time.perf_counter()
-    ok, appended = run_pipeline(data_dir, args.run_id)
+    ok, appended = run_pipeline(data_dir, args.run_id, full=args.full)
     elapsed = time.perf_counter() - started
     print_summary(data_dir, args.run_id, elapsed, appended)
     if not ok:
@@ -253,6 +266,8 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
     r = with_data_dir(sub.add_parser("run", help="materialize every asset through Dagster"))
     r.add_argument("--run-id", help="override the run_id of demo_run_config")
+    r.add_argument("--full", action="store_true", help="recompute all history, not only from the deliveries "
+                   "landed since the last successful run")
     r.set_defaults(func=cmd_run)
     d = with_world(with_data_dir(sub.add_parser("demo", help="generate a world, run it, evaluate it")))
     d.add_argument("--run-id", help="override the run_id of demo_run_config")

@@ -86,6 +86,9 @@ class Dataset:
     schema: pa.DataFrameSchema
     key: tuple[str, ...]
     is_view: bool = False  # a hydrated current-state view, replaced whole, not an append-only log
+    # The order rows are written in: a read filtered on the first column (a time window, a dedup
+    # lookup of new keys) skips the Parquet row groups outside it instead of reading all history.
+    sort_by: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -101,10 +104,11 @@ class Dataset:
 
 
 def _dataset(
-    name: str, description: str, columns: dict[str, pa.Column], key: tuple[str, ...], is_view: bool = False
+    name: str, description: str, columns: dict[str, pa.Column], key: tuple[str, ...], is_view: bool = False,
+    sort_by: tuple[str, ...] = ("written_at",),
 ) -> Dataset:
     schema = pa.DataFrameSchema(columns, name=name, description=description, strict=True, coerce=True)
-    return Dataset(name, schema, key, is_view)
+    return Dataset(name, schema, key, is_view, tuple(c for c in sort_by if c in columns))
 
 
 _ARROW_TYPES = {
@@ -141,7 +145,7 @@ UNIFIED_SALES_DATA = _dataset(
         **_WRITTEN_AT,
         **_RUN,
     },
-    key=("source_file", "source_line", "run_id"),
+    key=("source_file", "source_line", "run_id"),    sort_by=("source_file", "source_line"),
 )
 
 def _file_dead_letters(name: str, description: str) -> Dataset:
@@ -157,6 +161,7 @@ def _file_dead_letters(name: str, description: str) -> Dataset:
             **_RUN,
         },
         key=("source_file", "source_line", "run_id"),
+        sort_by=("source_file", "source_line"),
     )
 
 
@@ -213,6 +218,7 @@ SALES_TIMESERIES_DATA = _dataset(
         **_RUN,
     },
     key=("store_id", "sku", "ts", "feed_version", "run_id"),
+    sort_by=("ts",),
 )
 
 BASELINE_SALES_MODEL_PREDICTION_LOG = _dataset(
@@ -230,6 +236,7 @@ BASELINE_SALES_MODEL_PREDICTION_LOG = _dataset(
         **_RUN,
     },
     key=("store_id", "sku", "ts", "version", "run_id"),
+    sort_by=("ts",),
 )
 
 ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
@@ -250,6 +257,7 @@ ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG = _dataset(
         **_RUN,
     },
     key=("store_id", "sku", "ts", "version", "run_id"),
+    sort_by=("ts",),
 )
 
 MINORITY_REPORTS_DETECTED_LOG = _dataset(

@@ -156,12 +156,13 @@ def build_resources(
     where cohort specs live (default `data/cohorts/`, env MRS_COHORTS_DIR); `engine`: where the
     per-store stages run (default pandas)."""
     mrs = MRSConfig(data_dir=str(Path(data_dir or default_data_dir()).resolve()), run_id=run_id)
-    run_mode = RunMode.configure_at_launch()  # shared, so the IO manager sees the run's mode
+    # Shared, so the IO manager sees the run's mode and scope.
+    run_mode, scope = RunMode.configure_at_launch(), ReplayScope.configure_at_launch()
     return {
         "mrs": mrs,
         "run_mode": run_mode,
-        "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode),
-        "scope": ReplayScope(),
+        "io_manager": LakeIOManager(mrs=mrs, run_mode=run_mode, scope=scope),
+        "scope": scope,
         "models": models or DetectionModels(),
         "engine": engine or StageEngine(),
         "alert_webhook": AlertWebhook(url=os.environ.get("MRS_ALERT_WEBHOOK_URL")),

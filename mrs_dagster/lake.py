@@ -16,7 +16,15 @@ import pyarrow
 import pyarrow.compute as pc
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In, LessThanOrEqual
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    In,
+    LessThanOrEqual,
+)
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.shards import StoreShard
@@ -39,6 +47,10 @@ DEFAULT_NAMESPACE = "mrs"
 # Store shards append to the same tables at once; Iceberg's optimistic commit lets one win and the
 # others retry against the new snapshot (their keys are disjoint, so the dedup read stays right).
 COMMIT_ATTEMPTS = 8
+# Rows per Parquet row group: the grain at which a time-window read skips history.
+ROW_GROUP_ROWS = 131_072
+# A dedup lookup by a text column's values (the source files of new rows) lists at most this many.
+KEY_LOOKUP_VALUES = 1_000
 
 
 class Lake:
@@ -67,7 +79,8 @@ class Lake:
             return self.catalog.load_table(self._identifier(name))
         except NoSuchTableError:
             try:
-                return self.catalog.create_table(self._identifier(name), schema=ds.arrow_schema())
+                return self.catalog.create_table(self._identifier(name), schema=ds.arrow_schema(),
+                                                 properties={"write.parquet.row-group-limit": str(ROW_GROUP_ROWS)})
             except TableAlreadyExistsError:  # another shard created it first
                 return self.catalog.load_table(self._identifier(name))
 
@@ -92,13 +105,15 @@ class Lake:
     def _append_new(self, name: str, rows: pd.DataFrame) -> int:
         ds = dataset(name)
         table = self._table(name)
-        stored_keys = table.scan(selected_fields=ds.key).to_arrow().to_pandas()
+        stored_keys = table.scan(row_filter=_key_lookup(ds, rows), selected_fields=ds.key).to_arrow().to_pandas()
         if not stored_keys.empty:
             stored_keys = conform_keys(ds, stored_keys).drop_duplicates()  # a broken writer's duplicates
             merged = rows.merge(stored_keys.assign(_stored=True), on=list(ds.key), how="left")
             rows = rows[merged["_stored"].isna().to_numpy()]
         if rows.empty:
             return 0
+        if ds.sort_by:
+            rows = rows.sort_values(list(ds.sort_by), kind="stable")
         table.append(pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False))
         return len(rows)
 
@@ -142,10 +157,11 @@ class Lake:
         columns: list[str] | None = None,
         store_ids: list[str] | None = None,
         shard: StoreShard | None = None,
+        since: pd.Timestamp | None = None,
     ) -> pd.DataFrame:
-        """The whole table, or its rows with `written_at <= as_of`, or those of one `run_id`, or
-        of the stores in `store_ids` or in one store `shard`; only `columns` when given (for the
-        monitors, which need a column or two of big logs).
+        """The whole table, or its rows with `written_at <= as_of`, or `>= since` (an incremental
+        run's window), or those of one `run_id`, or of the stores in `store_ids` or in one store
+        `shard`; only `columns` when given (for the monitors, which need a column or two of big logs).
 
         A table never written reads as an empty frame with the contract's columns. A hydrated view
         is already the state as of its hydration: `as_of` does not apply to it. Rows come back in
@@ -158,6 +174,8 @@ class Lake:
             frame = pd.read_parquet(self._view_path(name)) if self._view_path(name).is_file() else ds.empty()
             if run_id is not None:
                 frame = frame[frame["run_id"] == run_id]
+            if since is not None:
+                frame = frame[frame["written_at"] >= as_utc(since)]
             if store_ids is not None:
                 frame = frame[frame["store_id"].isin([str(s) for s in store_ids])]
             return coerced(ds, shard.rows(frame) if shard else frame)
@@ -166,6 +184,8 @@ class Lake:
         row_filter: BooleanExpression = AlwaysTrue()
         if as_of is not None:
             row_filter = And(row_filter, LessThanOrEqual("written_at", as_utc(as_of).isoformat()))
+        if since is not None:
+            row_filter = And(row_filter, GreaterThanOrEqual("written_at", as_utc(since).isoformat()))
         if run_id is not None:
             row_filter = And(row_filter, EqualTo("run_id", run_id))
         if store_ids is not None:
@@ -177,6 +197,20 @@ class Lake:
             stamps = [c for c in columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
             return frame.astype({c: TS for c in stamps})
         return coerced(ds, _in_shard(table.scan(row_filter=row_filter).to_arrow(), shard).to_pandas())
+
+
+def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:
+    """The stored rows that can share a key with `rows`: those within the new rows' range of the
+    first sort column when it is part of the key (the table is written in that order, so the scan
+    reads only the row groups of that range), else all."""
+    column = ds.sort_by[0] if ds.sort_by and ds.sort_by[0] in ds.key else None
+    if column is None:
+        return AlwaysTrue()
+    values = rows[column]
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return And(GreaterThanOrEqual(column, values.min().isoformat()), LessThanOrEqual(column, values.max().isoformat()))
+    distinct = values.unique()
+    return In(column, distinct.tolist()) if len(distinct) <= KEY_LOOKUP_VALUES else AlwaysTrue()
 
 
 def _in_shard(rows: pyarrow.Table, shard: StoreShard | None) -> pyarrow.Table:

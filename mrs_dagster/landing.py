@@ -34,10 +34,13 @@ def read_delivery(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, encoding="latin-1")
 
 
-def read_deliveries(data_dir: Path) -> Iterator[tuple[str, pd.DataFrame | Exception]]:
-    """(path relative to the data dir, rows or the error that made the file unreadable)."""
+def read_deliveries(data_dir: Path, skip: set[str] = frozenset()) -> Iterator[tuple[str, pd.DataFrame | Exception]]:
+    """(path relative to the data dir, rows or the error that made the file unreadable), but for
+    the deliveries in `skip` (relative paths)."""
     for path in landing_files(data_dir):
         relative = path.relative_to(data_dir).as_posix()
+        if relative in skip:
+            continue
         try:
             yield relative, read_delivery(path)
         except TRANSIENT_READ_ERRORS:

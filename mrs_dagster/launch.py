@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, JobDefinition
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions, pipeline_stages
@@ -58,11 +59,13 @@ def rows_appended(result) -> dict[str, int]:
 
 def run_staged(
     data_dir: Path, instance: DagsterInstance, run_id: str | None = None, job_name: str = MAIN_JOB,
-    store_shards: int | None = None, workers: int | None = None,
+    store_shards: int | None = None, workers: int | None = None, since: pd.Timestamp | None = None,
 ) -> StagedRun:
-    """Run `job_name` over `data_dir` in stages (see the module). `store_shards` defaults to
-    MRS_STORE_SHARDS; `workers` (shard runs at a time) to the CPU count. Stops after a failed stage."""
+    """Run `job_name` over `data_dir` in stages (see the module), scoped to the ticks from `since`
+    (None: all history; see `incremental`). `store_shards` defaults to MRS_STORE_SHARDS; `workers`
+    (shard runs at a time) to the CPU count. Stops after a failed stage."""
     shards = store_shard_count() if store_shards is None else store_shards
+    run_config = {**QUIET, "resources": {"scope": {"config": {"since": since.isoformat()}}}} if since is not None else QUIET
     job_args = (str(data_dir), run_id, shards, job_name)
     job = pipeline_job(*job_args)
     graph = job.asset_layer.asset_graph
@@ -75,19 +78,20 @@ def run_staged(
             if partitions == [None]:
                 dagster_run_id = str(uuid.uuid4())  # known before the run starts, to listen to it
                 instance.add_event_listener(dagster_run_id, progress.on_dagster_event)
-                outcome.add(job.execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False,
+                outcome.add(job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                                    run_id=dagster_run_id, asset_selection=keys))
             else:
-                _run_shards(job_args, keys, partitions, instance, progress, outcome, steps, workers or os.cpu_count() or 1)
+                _run_shards((job_args, keys, run_config), partitions, instance, progress, outcome, steps,
+                            workers or os.cpu_count() or 1)
             if not outcome.success:
                 break
     return outcome
 
 
-def _run_shards(job_args: tuple, keys: list[AssetKey], partitions: list[str], instance: DagsterInstance,
+def _run_shards(shard_job: tuple, partitions: list[str], instance: DagsterInstance,
                 progress: StepProgress, outcome: StagedRun, steps: int, workers: int) -> None:
-    """The shard runs, `workers` at a time (one at a time in an ephemeral instance: other processes
-    cannot see it)."""
+    """The shard runs of `shard_job` (`run_shard`'s first arguments), `workers` at a time (one at a
+    time in an ephemeral instance: other processes cannot see it)."""
     def finished(partition: str, shard_run: StagedRun) -> None:
         outcome.add(shard_run)
         progress.finish(f"store shard {partition}", "done" if shard_run.success else "FAILED", steps)
@@ -96,20 +100,20 @@ def _run_shards(job_args: tuple, keys: list[AssetKey], partitions: list[str], in
         progress.start(f"store shard {partition}")
     if instance.is_ephemeral:
         for partition in partitions:
-            finished(partition, run_shard(job_args, keys, partition, instance))
+            finished(partition, run_shard(*shard_job, partition, instance))
         return
     with ProcessPoolExecutor(min(workers, len(partitions)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        running = {pool.submit(run_shard, job_args, keys, p, instance.get_ref()): p for p in partitions}
+        running = {pool.submit(run_shard, *shard_job, p, instance.get_ref()): p for p in partitions}
         for done in as_completed(running):
             finished(running[done], done.result())
 
 
-def run_shard(job_args: tuple, keys: list[AssetKey], partition: str, instance) -> StagedRun:
+def run_shard(job_args: tuple, keys: list[AssetKey], run_config: dict, partition: str, instance) -> StagedRun:
     """One store shard's run; `instance` is the instance or, in a worker process, its ref."""
     if not isinstance(instance, DagsterInstance):
         instance = DagsterInstance.from_ref(instance)
     result = pipeline_job(*job_args).execute_in_process(
-        run_config=QUIET, instance=instance, raise_on_error=False, asset_selection=keys, partition_key=partition)
+        run_config=run_config, instance=instance, raise_on_error=False, asset_selection=keys, partition_key=partition)
     shard_run = StagedRun()
     shard_run.add(result)
     return shard_run

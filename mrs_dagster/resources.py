@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from dagster import AssetIn, ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 from pydantic import Field, field_validator, model_validator
 
 from mrs_dagster.lake import Lake, dataset
@@ -166,6 +166,14 @@ class ReplayScope(ConfigurableResource):
             keep &= frame[ts_column] >= as_utc(self.since)
         return frame[keep]
 
+    def window(self, lookback_days: int | None) -> pd.Timestamp | None:
+        """Where a stage that looks back `lookback_days` whole days before a tick reads its inputs
+        from in this scope: the start of `since`'s (UTC) day less that history. None, all history:
+        without `since`, or for a stage that needs all of it (`lookback_days` None)."""
+        if self.since is None or lookback_days is None:
+            return None
+        return as_utc(self.since).floor("D") - pd.Timedelta(days=lookback_days)
+
     def recalled(self, report_ids: set[str]) -> set[str]:
         """Of `report_ids`, those the scope re-evaluates (all of them without `report_ids`)."""
         return report_ids & set(self.report_ids) if self.report_ids else report_ids
@@ -182,7 +190,8 @@ class DetectionModels(ConfigurableResource):
     the last `recall_days` days of history (seed 001 §10), and only them (`model_recall_sensor`)."""
 
     baseline_history_days: int = baseline.BaselineParams.history_days
-    """Days of history the baseline's SKU level is the median of (at least its warm-up, 7)."""
+    """Days of history the baseline's SKU level is the median of (at least its warm-up, 7; at most
+    the day-of-week history, 28, which bounds what an incremental run reads)."""
     classifier_threshold: float = classifier.ScoringParams.threshold
     """The surprise (-log10 of the Poisson tail probability) a window must exceed to flag a tick."""
     classifier_spike_ratio: float = classifier.ScoringParams.spike_ratio
@@ -195,6 +204,8 @@ class DetectionModels(ConfigurableResource):
     def _warmed_up(cls, days: int) -> int:
         if days < baseline.BaselineParams.min_history_days:
             raise ValueError(f"baseline_history_days must be at least the warm-up, {baseline.BaselineParams.min_history_days}")
+        if days > baseline.BASELINE_LOOKBACK_DAYS:
+            raise ValueError(f"baseline_history_days must be at most the day-of-week history, {baseline.BASELINE_LOOKBACK_DAYS}")
         return days
 
     @field_validator("recall_days")
@@ -236,15 +247,24 @@ class AlertWebhook(ConfigurableResource):
             pass
 
 
+def lake_input(lookback_days: int | None = None, columns: tuple[str, ...] = ()) -> AssetIn:
+    """An input a stage reads narrowly. In a run scoped `since` a tick (an incremental run, a
+    replay), only the `lookback_days` whole days before the first tick it computes (None: all
+    history); only `columns` when given (loaded as stored, not re-checked)."""
+    return AssetIn(metadata={"lookback_days": lookback_days, "columns": list(columns) or None})
+
+
 class LakeIOManager(ConfigurableIOManager):
     """Appends each asset's DataFrame to its lake table (dedup on the dataset's key), or replaces a
     hydrated view, and loads a table back as the rows of the current run_id (empty, with the
     contract's columns, if unwritten). A log with data versions loads as its current rows: rows
     computed from data a retailer has since corrected, or by models since updated, stay in the
-    table, never in an input. A store-sharded step loads only its shard's rows of every input."""
+    table, never in an input. A store-sharded step loads only its shard's rows of every input; an
+    input declared with `lake_input` loads only what it asks for."""
 
     mrs: MRSConfig
     run_mode: RunMode
+    scope: ReplayScope
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         name = context.asset_key.path[-1]
@@ -260,7 +280,9 @@ class LakeIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> pd.DataFrame:
         lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()
         shard = running_shard(context.step_context)
-        rows = lake.read(context.asset_key.path[-1], run_id=run_id, shard=shard)
+        wanted = context.definition_metadata
+        rows = lake.read(context.asset_key.path[-1], run_id=run_id, shard=shard,
+                         since=self.scope.window(wanted.get("lookback_days")), columns=wanted.get("columns"))
         if {"store_id", "written_at", "version"} <= set(rows.columns):
             rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id, shard=shard))
         return self.run_mode.limit(rows)

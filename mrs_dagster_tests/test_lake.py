@@ -90,3 +90,26 @@ def test_a_writer_killed_mid_append_leaves_no_partial_rows(tmp_path):
     proc.kill()
     proc.wait()
     assert len(Lake(tmp_path / "lake").read("baseline_sales_model_prediction_log")) in (1, 400_000)
+
+
+def test_read_since_is_the_rows_written_from_a_tick_on(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(10))
+    since = pd.Timestamp("2026-03-02 08:30", tz="UTC")
+    rows = lake.read("baseline_sales_model_prediction_log", since=since)
+    assert len(rows) == 4 and rows["written_at"].min() == since
+
+
+def test_dedup_by_source_file_appends_only_the_new_deliveries_lines(tmp_path):
+    lake = Lake(tmp_path / "lake")
+
+    def delivery(name: str, lines: int) -> pd.DataFrame:
+        ts = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+        return pd.DataFrame({"retailer": "r", "store_id": "301", "sku": "A", "ts": ts, "units": 1.0, "sales_value": 2.0,
+                             "feed_version": 1, "source_file": name, "source_line": range(1, lines + 1),
+                             "written_at": ts, "run_id": "run-1"})
+
+    assert lake.append("unified_sales_data", delivery("landing/sales/a.csv", 3)) == 3
+    both = pd.concat([delivery("landing/sales/a.csv", 3), delivery("landing/sales/b.csv", 2)])
+    assert lake.append("unified_sales_data", both) == 2
+    assert sorted(lake.read("unified_sales_data")["source_file"].unique()) == ["landing/sales/a.csv", "landing/sales/b.csv"]

@@ -4,15 +4,16 @@ from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import running_shard
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode, lake_input
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
-from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.ingest import SERIES_KEY_COLUMNS, current_sales_series
 
 _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events_ended_log")
 
 
 @multi_asset(
     outs={name: AssetOut(group_name="cohorting", **contract(name)) for name in _LOGS},
+    ins={"sales_timeseries_data": lake_input(columns=SERIES_KEY_COLUMNS)},
     pool=REFRESH_POOL,
 )
 def minority_reports_cohorted_log(

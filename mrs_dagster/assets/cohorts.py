@@ -23,7 +23,7 @@ from mrs_dagster.cohorts.catalog import cohort_metrics as compute_cohort_metrics
 from mrs_dagster.cohorts.catalog import new_combos
 from mrs_dagster.cohorts.membership_builder import DDError, create_cohort_membership_builder
 from mrs_dagster.hydration import newest_tick
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, lake_input
 from mrs_dagster.stages.ingest import current_sales_series
 
 COHORT_PARTITIONS = DynamicPartitionsDefinition(name="cohorts")
@@ -41,7 +41,8 @@ COHORT_LOGS = [
 ]
 
 
-@asset(group_name="cohorts", pool=REFRESH_POOL, **contract("combo_catalog"))
+@asset(group_name="cohorts", pool=REFRESH_POOL, ins={"sales_timeseries_data": lake_input(0, ("store_id", "sku", "ts"))},
+       **contract("combo_catalog"))
 def combo_catalog(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode,
                   sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     """Appends the store x SKU series seen for the first time, under a new catalog version."""

@@ -6,24 +6,27 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSpec
 
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS, contract_report
 from mrs_dagster.partitions import checked_shard
-from mrs_dagster.resources import MRSConfig, RunMode
+from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
 
 CHECKS = ("contract", "idempotent_key_unique", "required_columns_not_null")
 
 
 def contract_checks(name: str):
     """The three blocking checks of log `name`, over the rows of the current run_id (of the run's
-    store shard, for a sharded log in a sharded run)."""
+    store shard, for a sharded log in a sharded run; written from the scope's `since` on, in a run
+    scoped so: the rows it can have written, so an incremental run checks its new day, not all)."""
     dataset = DATASETS[name]
+    timed = "written_at" in dataset.columns
 
     @multi_asset_check(
         name=f"{name}_contract_checks",
         specs=[AssetCheckSpec(check, asset=name, blocking=True, description=_DESCRIPTIONS[check].format(
             key=", ".join(dataset.key))) for check in CHECKS],
     )
-    def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode):
+    def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope):
         lake = run_mode.lake(mrs)
-        rows = lake.read(name, run_id=mrs.current_run_id(), shard=checked_shard(context, name))
+        rows = lake.read(name, run_id=mrs.current_run_id(), shard=checked_shard(context, name),
+                         since=scope.since if timed else None)
         report = contract_report(dataset, rows)
         sample = report.contract_failures.head(10)
         errors = STAGE_ERRORS.get(name)

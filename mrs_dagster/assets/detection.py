@@ -5,12 +5,17 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.lake import dataset
 from mrs_dagster.partitions import running_shard
-from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode
+from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode, lake_input
 from mrs_dagster.stages import versions
-from mrs_dagster.stages.baseline import baseline_predictions
+from mrs_dagster.stages.baseline import BASELINE_LOOKBACK_DAYS, baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
-from mrs_dagster.stages.detection import detect_minority_reports, models_available
-from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.detection import (
+    DETECTION_LOOKBACK_DAYS,
+    FLAG_LOOKBACK_DAYS,
+    detect_minority_reports,
+    models_available,
+)
+from mrs_dagster.stages.ingest import SERIES_KEY_COLUMNS, current_sales_series
 
 
 def _landed(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
@@ -29,7 +34,7 @@ def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> 
     return scope.stores_of(current_sales_series(_landed(sales_timeseries_data)))
 
 
-@asset(group_name="detection", **contract("model_generations"))
+@asset(group_name="detection", ins={"sales_timeseries_data": lake_input(0, ("ts",))}, **contract("model_generations"))
 def model_generations(
     context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, models: DetectionModels,
     sales_timeseries_data: pd.DataFrame,
@@ -49,7 +54,8 @@ def model_generations(
     return new
 
 
-@asset(group_name="detection", **contract("evaluation_versions"))
+@asset(group_name="detection", ins={"sales_timeseries_data": lake_input(columns=SERIES_KEY_COLUMNS)},
+       **contract("evaluation_versions"))
 def evaluation_versions(
     context: AssetExecutionContext, mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, model_generations: pd.DataFrame
 ) -> pd.DataFrame:
@@ -64,7 +70,8 @@ def evaluation_versions(
     return steps.assign(run_id=mrs.current_run_id())
 
 
-@asset(group_name="detection", pool=DETECTION_POOL, **contract("baseline_sales_model_prediction_log"))
+@asset(group_name="detection", pool=DETECTION_POOL, ins={"sales_timeseries_data": lake_input(BASELINE_LOOKBACK_DAYS)},
+       **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
     context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels, engine: StageEngine,
     sales_timeseries_data: pd.DataFrame, evaluation_versions: pd.DataFrame,
@@ -80,7 +87,9 @@ def baseline_sales_model_prediction_log(
     return scope.narrow(predictions)
 
 
-@asset(group_name="detection", pool=DETECTION_POOL, **contract("anomaly_classifier_model_prediction_log"))
+@asset(group_name="detection", pool=DETECTION_POOL,
+       ins={"sales_timeseries_data": lake_input(0), "baseline_sales_model_prediction_log": lake_input(0)},
+       **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,
@@ -104,7 +113,11 @@ def anomaly_classifier_model_prediction_log(
     return scope.narrow(predictions)
 
 
-@asset(group_name="detection", pool=DETECTION_POOL, **contract("minority_reports_detected_log"))
+@asset(group_name="detection", pool=DETECTION_POOL,
+       ins={"sales_timeseries_data": lake_input(DETECTION_LOOKBACK_DAYS),
+            "baseline_sales_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS),
+            "anomaly_classifier_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS)},
+       **contract("minority_reports_detected_log"))
 def minority_reports_detected_log(
     context: AssetExecutionContext,
     mrs: MRSConfig,

@@ -15,7 +15,7 @@ from dagster import (
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
 from mrs_dagster.landing import read_deliveries
-from mrs_dagster.resources import MRSConfig, RunMode
+from mrs_dagster.resources import MRSConfig, RunMode, lake_input
 from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
 
 reference_data = AssetSpec(
@@ -45,16 +45,20 @@ landing_sales = AssetSpec(
 )
 def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
     """Every landed row, parsed tolerantly; rows that cannot be parsed go to the dead letters. A
-    transient read failure (a flaky filesystem) is retried with exponential backoff."""
+    transient read failure (a flaky filesystem) is retried with exponential backoff. Deliveries are
+    immutable once landed, so a delivery already in either log (by `source_file`) is not read again:
+    a run parses only what landed since the last."""
     run_mode.read_attempt(context.run_id)
     if not (mrs.path / "landing" / "sales").is_dir():
         raise Failure(
             f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?", allow_retries=False
         )
-    run_id = mrs.current_run_id()
+    run_id, lake = mrs.current_run_id(), run_mode.lake(mrs)
+    ingested = {source_file for name in ("unified_sales_data", "unified_sales_data_errors")
+                for source_file in lake.read(name, run_id=run_id, columns=["source_file"])["source_file"].unique()}
     valid, errors = [], []
     files = 0
-    for source_file, rows in read_deliveries(mrs.path):
+    for source_file, rows in read_deliveries(mrs.path, skip=ingested):
         files += 1
         if isinstance(rows, Exception):
             errors.append(unreadable_file(source_file, f"unreadable file: {rows}", run_id))
@@ -64,7 +68,7 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
         errors.append(bad)
     unified = _concat(valid, UNIFIED_SALES_DATA)
     dead = _concat(errors, UNIFIED_SALES_DATA_ERRORS)
-    yield Output(unified, "unified_sales_data", metadata={"files": files, "rows": len(unified)})
+    yield Output(unified, "unified_sales_data", metadata={"files": files, "already_ingested": len(ingested), "rows": len(unified)})
     yield Output(
         dead,
         "unified_sales_data_errors",
@@ -77,7 +81,7 @@ def _concat(frames: list[pd.DataFrame], dataset: Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else dataset.empty()
 
 
-@asset(group_name="ingest", **contract("sales_timeseries_data"))
+@asset(group_name="ingest", ins={"unified_sales_data": lake_input(0)}, **contract("sales_timeseries_data"))
 def sales_timeseries_data(unified_sales_data: pd.DataFrame) -> pd.DataFrame:
     """The sales series per store x SKU x tick and feed_version (the current one is the highest)."""
     return sales_timeseries(unified_sales_data)

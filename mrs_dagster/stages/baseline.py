@@ -33,6 +33,11 @@ class BaselineParams:
     dow_history_days: int = 28
 
 
+# The whole days before a tick that its prediction depends on: the day-of-week history (the SKU
+# level's `history_days` is capped to it), so an incremental run reads no more than that.
+BASELINE_LOOKBACK_DAYS = BaselineParams.dow_history_days
+
+
 def store_baseline(grid: StoreGrid, params: BaselineParams = BaselineParams()) -> tuple[np.ndarray, np.ndarray]:
     """(expected units, expected sales value) as (K, J) arrays, NaN where not predictable."""
     day, slot = grid.day, grid.slot

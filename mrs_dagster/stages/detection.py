@@ -34,6 +34,12 @@ class DetectionParams:
     min_history_days: int = 3
 
 
+# What detection from a tick on reads before it: the heuristic's series history, and the day
+# before of the model logs (a run of flags still open at midnight began the day before; runs
+# longer than a day are not expected of stores that close at night).
+DETECTION_LOOKBACK_DAYS = DetectionParams.history_days
+FLAG_LOOKBACK_DAYS = 1
+
 _FLAGGED = ["store_id", "sku", "ts", "direction", "severity_score", "units", "sales_value", "version",
             "model_version", "expected_units", "expected_sales_value"]
 

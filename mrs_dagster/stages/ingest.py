@@ -108,6 +108,10 @@ def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
+# What `current_sales_series` needs of the series to tell its current rows.
+SERIES_KEY_COLUMNS = ("store_id", "sku", "ts", "feed_version")
+
+
 def current_sales_series(timeseries: pd.DataFrame) -> pd.DataFrame:
     """The current series: the highest feed_version per (store_id, sku, ts)."""
     ordered = timeseries.sort_values("feed_version", kind="stable")
