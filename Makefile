@@ -63,6 +63,7 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/bench_detection_cohorting.py
 	$(BIN)/python bench/bench_cohort_rules.py
 	$(BIN)/python bench/bench_peers.py
+	$(BIN)/python bench/bench_incremental.py
 
 quality: install
 	$(BIN)/python bench/quality_across_seeds.py

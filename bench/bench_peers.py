@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,8 +29,8 @@ from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.series_grid import store_grids
 from mrs_dagster.synthetic import WorldSpec, generate_world
+from results import write_section
 
-RESULTS = Path(__file__).with_name("results.md")
 DAY_TICKS = 288
 
 
@@ -131,8 +130,7 @@ def main() -> None:
             f"series-ticks, {len(world.truth)} truth anomalies; times are medians of {args.repeats} runs\n\n"
             + result.to_markdown(index=False, floatfmt=",.3f"))
     print(text)
-    RESULTS.write_text("# Detectors side by side (`make bench`, bench/bench_peers.py)\n\n" + text + "\n")
-    print(f"\nwritten to {RESULTS}")
+    write_section("Detectors side by side (bench/bench_peers.py)", text)
 
 
 if __name__ == "__main__":
