@@ -145,7 +145,8 @@ UNIFIED_SALES_DATA = _dataset(
         **_WRITTEN_AT,
         **_RUN,
     },
-    key=("source_file", "source_line", "run_id"),    sort_by=("source_file", "source_line"),
+    key=("source_file", "source_line", "run_id"),
+    sort_by=("source_file", "source_line"),
 )
 
 def _file_dead_letters(name: str, description: str) -> Dataset:

@@ -12,6 +12,8 @@ from mrs_dagster.cli import main
 from mrs_dagster.contracts import DATASETS
 from mrs_dagster.incremental import PROCESSED_DELIVERIES, plan_run, processed_deliveries
 from mrs_dagster.lake import Lake
+from mrs_dagster.resources import DetectionModels, ReplayScope
+from mrs_dagster.stages.baseline import BASELINE_LOOKBACK_DAYS
 from mrs_dagster.synthetic import write_world
 
 # The one row that depends on when a run happened, not on the data: the model generation records
@@ -95,3 +97,16 @@ def test_a_failed_run_records_nothing_so_the_next_covers_its_deliveries(world_di
     lake = Lake(world_dir / "lake")
     assert not (lake.lake_dir / PROCESSED_DELIVERIES).exists()
     assert plan_run(world_dir, lake, "demo-run-001").since is None
+
+
+def test_a_scoped_stage_reads_from_since_s_day_less_its_lookback():
+    scope = ReplayScope(since="2026-03-10T14:35:00")
+    assert scope.window(0) == pd.Timestamp("2026-03-10", tz="UTC")
+    assert scope.window(BASELINE_LOOKBACK_DAYS) == pd.Timestamp("2026-02-10", tz="UTC")
+    assert scope.window(None) is None and ReplayScope().window(7) is None
+
+
+def test_a_baseline_history_past_the_lookback_is_refused():
+    assert DetectionModels(baseline_history_days=BASELINE_LOOKBACK_DAYS).baseline_history_days == 28
+    with pytest.raises(ValueError, match="at most the day-of-week history, 28"):
+        DetectionModels(baseline_history_days=BASELINE_LOOKBACK_DAYS + 1)
