@@ -64,6 +64,7 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/bench_cohort_rules.py
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_incremental.py
+	$(BIN)/python bench/bench_whole_run.py
 
 quality: install
 	$(BIN)/python bench/quality_across_seeds.py

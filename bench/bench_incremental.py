@@ -11,28 +11,15 @@ medians of `--repeats` runs; the results are also written to bench/results.md.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from results import write_section
-
-MRS = [sys.executable, "-m", "mrs_dagster.cli"]
-
-
-def mrs(*args: str, home: Path) -> float:
-    """Run `mrs <args>` with `home` as the Dagster home; its wall-clock seconds."""
-    started = time.perf_counter()
-    subprocess.run([*MRS, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "DAGSTER_HOME": str(home)})
-    return time.perf_counter() - started
+from runs import mrs
 
 
 def history_and_one_day(root: Path, history_days: int, args) -> tuple[list[float], list[float]]:
@@ -59,11 +46,11 @@ def history_and_one_day(root: Path, history_days: int, args) -> tuple[list[float
     for _ in range(args.repeats):
         shutil.rmtree(world / "lake")
         shutil.copytree(before, world / "lake")
-        one_day.append(mrs("run", "--data-dir", str(world), home=home))
+        one_day.append(mrs("run", "--data-dir", str(world), home=home).seconds)
     replays = []
     for _ in range(args.repeats):
         shutil.rmtree(full / "lake", ignore_errors=True)
-        replays.append(mrs("run", "--data-dir", str(full), home=home))
+        replays.append(mrs("run", "--data-dir", str(full), home=home).seconds)
     return one_day, replays
 
 
@@ -86,7 +73,7 @@ def main() -> None:
     result = pd.DataFrame(rows)
     result["one day vs the shortest history"] = result.iloc[:, 1] / result.iloc[0, 1]
     text = (f"world: {args.stores} stores x {args.skus} SKUs (seed {args.seed}); each time is the median of "
-            f"{args.repeats} `mrs run` processes, wall-clock\n\n" + result.to_markdown(index=False, floatfmt=",.2f"))
+            f"{args.repeats} `mrs run` processes, wall-clock\n\n" + result.to_markdown(index=False, floatfmt=(".0f", *[",.2f"] * 4)))
     print(text)
     write_section("One more day after N days of history (bench/bench_incremental.py)", text)
 

@@ -784,14 +784,26 @@ DATASETS: dict[str, Dataset] = {
 
 
 def conform(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
-    """Validate `df` against the dataset's contract; return it coerced, in contract column order."""
-    return dataset.schema.validate(df, lazy=True)[dataset.columns]
+    """Validate `df` against the dataset's contract; return it coerced, in contract column order.
+    `df` itself is left as it was."""
+    return _in_order(dataset, _validated(dataset, df))
+
+
+def _validated(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
+    # pandera's own copy of the frame costs seconds on a big log; a shallow copy keeps `df` intact
+    # as well, since coercing replaces a column of the copy rather than writing into it.
+    return dataset.schema.validate(df.copy(deep=False), lazy=True, inplace=True)
 
 
 def coerced(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     """Stored rows in the contract's dtypes and column order, without running its checks again:
     they ran when the rows were written, and the blocking contract checks re-run them per log."""
-    return dataset.schema.coerce_dtype(df)[dataset.columns]
+    return _in_order(dataset, dataset.schema.coerce_dtype(df))
+
+
+def _in_order(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
+    # Selecting columns copies every row, even when they are in order already.
+    return df if list(df.columns) == dataset.columns else df[dataset.columns]
 
 
 def split_valid(dataset: Dataset, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -841,7 +853,7 @@ class ContractReport:
 def contract_report(dataset: Dataset, df: pd.DataFrame) -> ContractReport:
     """Check stored rows against their contract (the asset checks of every log)."""
     try:
-        dataset.schema.validate(df, lazy=True)
+        _validated(dataset, df)
         failures = pd.DataFrame(columns=["column", "check", "failure_case"])
     except pa.errors.SchemaErrors as error:
         failures = error.failure_cases[["column", "check", "failure_case"]].astype(str)

@@ -27,6 +27,7 @@ from pyiceberg.expressions import (
 )
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, coerced, conform, split_valid
+from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.shards import StoreShard
 from mrs_dagster.stages.timestamps import as_utc
 
@@ -92,7 +93,7 @@ class Lake:
         return self._append_conformed(name, conform(dataset(name), df))
 
     def _append_conformed(self, name: str, rows: pd.DataFrame) -> int:
-        rows = rows.drop_duplicates(list(dataset(name).key), keep="first")
+        rows = without(rows, rows.duplicated(list(dataset(name).key), keep="first").to_numpy())
         if rows.empty:
             return 0
         for attempt in range(COMMIT_ATTEMPTS - 1):
@@ -109,12 +110,13 @@ class Lake:
         if not stored_keys.empty:
             stored_keys = conform_keys(ds, stored_keys).drop_duplicates()  # a broken writer's duplicates
             merged = rows.merge(stored_keys.assign(_stored=True), on=list(ds.key), how="left")
-            rows = rows[merged["_stored"].isna().to_numpy()]
+            rows = without(rows, merged["_stored"].notna().to_numpy())
         if rows.empty:
             return 0
-        if ds.sort_by:
-            rows = rows.sort_values(list(ds.sort_by), kind="stable")
-        table.append(pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False))
+        new = pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False)
+        if ds.sort_by:  # in Arrow: a pandas sort copies every text cell as a Python object
+            new = new.take(pc.sort_indices(new, [(column, "ascending") for column in ds.sort_by]))
+        table.append(new)
         return len(rows)
 
     def write(self, name: str, df: pd.DataFrame) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from mrs_dagster.cohorts.catalog import new_combos
 from mrs_dagster.cohorts.membership_builder import DDError, create_cohort_membership_builder
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, lake_input
-from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 
 COHORT_PARTITIONS = DynamicPartitionsDefinition(name="cohorts")
 ASSIGNMENT_JOB = "mrs_cohort_assignment"
@@ -55,7 +55,8 @@ def combo_catalog(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunM
     return fresh
 
 
-@asset(group_name="cohorts", pool=REFRESH_POOL, **contract("cohort_metrics"))
+@asset(group_name="cohorts", pool=REFRESH_POOL, ins={"sales_timeseries_data": lake_input(columns=SERIES_COLUMNS)},
+       **contract("cohort_metrics"))
 def cohort_metrics(mrs: MRSConfig, combo_catalog: pd.DataFrame, sales_timeseries_data: pd.DataFrame,
                    minority_events: pd.DataFrame) -> pd.DataFrame:
     """The derived fields cohort rules may use, per combo, as of the newest tick."""

@@ -15,7 +15,7 @@ from mrs_dagster.stages.detection import (
     detect_minority_reports,
     models_available,
 )
-from mrs_dagster.stages.ingest import SERIES_KEY_COLUMNS, current_sales_series
+from mrs_dagster.stages.ingest import SERIES_COLUMNS, SERIES_KEY_COLUMNS, current_sales_series
 
 
 def _landed(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +70,7 @@ def evaluation_versions(
     return steps.assign(run_id=mrs.current_run_id())
 
 
-@asset(group_name="detection", pool=DETECTION_POOL, ins={"sales_timeseries_data": lake_input(BASELINE_LOOKBACK_DAYS)},
+@asset(group_name="detection", pool=DETECTION_POOL, ins={"sales_timeseries_data": lake_input(BASELINE_LOOKBACK_DAYS, SERIES_COLUMNS)},
        **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
     context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels, engine: StageEngine,
@@ -88,7 +88,7 @@ def baseline_sales_model_prediction_log(
 
 
 @asset(group_name="detection", pool=DETECTION_POOL,
-       ins={"sales_timeseries_data": lake_input(0), "baseline_sales_model_prediction_log": lake_input(0)},
+       ins={"sales_timeseries_data": lake_input(0, SERIES_COLUMNS), "baseline_sales_model_prediction_log": lake_input(0)},
        **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     context: AssetExecutionContext,
@@ -114,7 +114,7 @@ def anomaly_classifier_model_prediction_log(
 
 
 @asset(group_name="detection", pool=DETECTION_POOL,
-       ins={"sales_timeseries_data": lake_input(DETECTION_LOOKBACK_DAYS),
+       ins={"sales_timeseries_data": lake_input(DETECTION_LOOKBACK_DAYS, SERIES_COLUMNS),
             "baseline_sales_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS),
             "anomaly_classifier_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS)},
        **contract("minority_reports_detected_log"))

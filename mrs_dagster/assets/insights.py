@@ -8,10 +8,10 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.explain import optional_reference
 from mrs_dagster.cohorts.membership import current_members
 from mrs_dagster.hydration import newest_tick
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, lake_input
 from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashboard, chart_data, write_site
 from mrs_dagster.stages.hydrate import latest
-from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.insights import money, rank_insights
 from mrs_dagster.stages.segment_trends import daily_sales, latest_week
 from mrs_dagster.stages.segment_trends import segment_trends as compute_segment_trends
@@ -43,7 +43,7 @@ def insights(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, 
 
 
 @asset(group_name="insights", deps=["reference_data", "cohort_membership_log"], pool=REFRESH_POOL,
-       **contract("segment_trends"))
+       ins={"sales_timeseries_data": lake_input(columns=SERIES_COLUMNS)}, **contract("segment_trends"))
 def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, minority_events: pd.DataFrame,
                    minority_reports: pd.DataFrame, sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     """Per region, category, cause and cohort, per day and week: events, sales at stake, the share

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
+from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
 
@@ -110,9 +111,11 @@ def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
 
 # What `current_sales_series` needs of the series to tell its current rows.
 SERIES_KEY_COLUMNS = ("store_id", "sku", "ts", "feed_version")
+# What the stages use of the series: its keys and values, not who sent a row or when it was written.
+SERIES_COLUMNS = (*SERIES_KEY_COLUMNS, "units", "sales_value")
 
 
 def current_sales_series(timeseries: pd.DataFrame) -> pd.DataFrame:
     """The current series: the highest feed_version per (store_id, sku, ts)."""
-    ordered = timeseries.sort_values("feed_version", kind="stable")
-    return ordered.drop_duplicates(["store_id", "sku", "ts"], keep="last").sort_values(["store_id", "sku", "ts"])
+    ordered = timeseries.sort_values(["store_id", "sku", "ts", "feed_version"], kind="stable")
+    return without(ordered, ordered.duplicated(["store_id", "sku", "ts"], keep="last").to_numpy())

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import RESOLUTION_DATA_CORRECTION, RESOLUTION_MODEL_UPDATE
+from mrs_dagster.stages.frames import without
 
 _STEP = ["version", "data_version", "model_generation"]
 
@@ -83,15 +84,33 @@ def corrected_spans(versions: pd.DataFrame) -> pd.DataFrame:
 
 def steps_at(frame: pd.DataFrame, versions: pd.DataFrame, ts_column: str = "written_at") -> pd.DataFrame:
     """The store's evaluation step (version, data_version, model_generation) at each row's
-    `ts_column`, indexed like `frame` (all 1 before any step)."""
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in _STEP}, index=frame.index)
-    left = pd.DataFrame({"store_id": frame["store_id"].to_numpy(), "t": frame[ts_column].to_numpy()})
-    left["_row"] = np.arange(len(left))
-    right = versions.rename(columns={"effective_from": "t"})[["store_id", "t", *_STEP]].astype({"t": left["t"].dtype})
-    joined = pd.merge_asof(left.sort_values("t"), right.sort_values("t"), on="t", by="store_id")
-    joined = joined.sort_values("_row")[_STEP].fillna(1).astype("int64")
-    return joined.set_axis(frame.index)
+    `ts_column`, indexed like `frame` (all 1 before any step).
+
+    A store has a handful of steps and a log tens of millions of rows, so the steps go into a
+    stores x steps grid and each row takes the last step it has reached, one vectorized pass per
+    step rank: no sort or join of the rows."""
+    steps = versions.sort_values(["store_id", "effective_from"], kind="stable")
+    stores = pd.Index(steps["store_id"].unique())
+    step_store = stores.get_indexer(steps["store_id"])
+    rank = steps.groupby("store_id", sort=False).cumcount().to_numpy()
+    # One row more than the stores: a row of a store without steps (index -1) lands on it, never reached.
+    grid = (len(stores) + 1, int(rank.max()) + 1 if len(steps) else 0)
+    starts = np.full(grid, np.iinfo(np.int64).max)
+    starts[step_store, rank] = _nanoseconds(steps["effective_from"])
+    row_store, row_time = stores.get_indexer(frame["store_id"]), _nanoseconds(frame[ts_column])
+    result = {}
+    for column in _STEP:
+        values = np.ones(grid, dtype=np.int64)
+        values[step_store, rank] = steps[column].to_numpy()
+        result[column] = np.ones(len(frame), dtype=np.int64)
+        for k in range(grid[1]):
+            np.copyto(result[column], values[row_store, k], where=row_time >= starts[row_store, k])
+    return pd.DataFrame(result, index=frame.index)
+
+
+def _nanoseconds(stamps: pd.Series) -> np.ndarray:
+    # Not `to_numpy()`: on a tz-aware column it builds one Timestamp object per row.
+    return pd.DatetimeIndex(stamps).as_unit("ns").asi8
 
 
 def version_at(frame: pd.DataFrame, versions: pd.DataFrame, ts_column: str = "written_at") -> np.ndarray:
@@ -103,7 +122,7 @@ def current_rows(log: pd.DataFrame, versions: pd.DataFrame) -> pd.DataFrame:
     """The rows of `log` computed from the current evaluation of their store at their `written_at`."""
     if log.empty or versions.empty:
         return log
-    return log[log["version"].to_numpy() == version_at(log, versions)]
+    return without(log, log["version"].to_numpy() != version_at(log, versions))
 
 
 def reevaluation_reason(old_version: np.ndarray, now: pd.DataFrame) -> np.ndarray:

@@ -11,6 +11,7 @@ from mrs_dagster.stages.versions import (
     recall_start,
     reevaluation_reason,
     resend_scope,
+    steps_at,
     version_at,
 )
 
@@ -33,6 +34,24 @@ def test_a_resend_raises_the_store_data_version_from_its_first_tick_on():
     assert list(current_rows(log, versions).index) == [0, 2, 3, 4]  # the 11:00 row predates the resend
     assert resend_scope(series) == (["301"], t("11:00"))
     assert resend_scope(series[series["feed_version"] == 1]) is None
+
+
+def test_each_row_takes_the_last_step_of_its_store_at_or_before_its_time_in_any_row_order():
+    rng = np.random.default_rng(7)
+    starts = [t("10:00"), t("10:30"), t("11:05"), t("13:00")]
+    versions = pd.DataFrame({"store_id": ["301", "302", "301", "301"], "effective_from": starts,
+                             "version": [2, 2, 3, 5], "data_version": [2, 1, 2, 3], "model_generation": [1, 2, 2, 3]})
+    rows = pd.DataFrame({"store_id": rng.choice(["301", "302", "303"], 400),
+                         "written_at": t("09:00") + pd.to_timedelta(rng.integers(0, 60, 400) * 5, unit="min")},
+                        index=rng.permutation(400) + 1000)
+    expected = []
+    for store, at in zip(rows["store_id"], rows["written_at"]):
+        reached = versions[(versions["store_id"] == store) & (versions["effective_from"] <= at)]
+        expected.append(reached.sort_values("effective_from").iloc[-1][["version", "data_version", "model_generation"]].tolist()
+                        if len(reached) else [1, 1, 1])
+    steps = steps_at(rows, versions)
+    assert list(steps.index) == list(rows.index)
+    assert steps.to_numpy().tolist() == expected
 
 
 def generation(n: int, effective_from: pd.Timestamp | None, registered_at: pd.Timestamp) -> dict:

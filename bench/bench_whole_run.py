@@ -1,0 +1,81 @@
+"""`make bench`: the whole `mrs run` on 50 stores x 200 SKUs x 14 days (target: under 60 s and
+8 GiB) and on 200 stores x 500 SKUs x 7 days (time and memory; and whether any of it grows faster
+than the data).
+
+Each world is generated once (`mrs generate`, seed 7); each run is `mrs run` from an empty lake and
+a fresh Dagster home, as its own process: wall-clock time and the process's peak resident memory.
+Times are medians of `--repeats` runs; the results are also written to bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from results import write_section
+from runs import mrs
+
+TARGET_SECONDS, TARGET_GIB = 60.0, 8.0
+TARGET_WORLD = (50, 200, 14)
+
+
+def world_size(text: str) -> tuple[int, int, int]:
+    try:
+        stores, skus, days = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a world is STORESxSKUSxDAYS, e.g. 50x200x14") from None
+    return stores, skus, days
+
+
+def whole_runs(root: Path, world: tuple[int, int, int], repeats: int, seed: int) -> list:
+    stores, skus, days = world
+    data_dir = root / f"world_{stores}x{skus}x{days}"
+    mrs("generate", "--data-dir", str(data_dir), "--stores", str(stores), "--skus", str(skus), "--days", str(days),
+        "--seed", str(seed), home=root)
+    runs = []
+    for attempt in range(repeats):
+        shutil.rmtree(data_dir / "lake", ignore_errors=True)
+        home = root / f"home_{stores}x{skus}x{days}_{attempt}"
+        home.mkdir()
+        runs.append(mrs("run", "--data-dir", str(data_dir), home=home))
+        print(f"{stores} x {skus} x {days}: {runs[-1].seconds:.1f} s, {runs[-1].peak_gib:.2f} GiB", flush=True)
+    shutil.rmtree(data_dir)
+    return runs
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--worlds", type=world_size, nargs="+", default=[TARGET_WORLD, (200, 500, 7)],
+                   help="worlds as STORESxSKUSxDAYS (default: 50x200x14 200x500x7)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--seed", type=int, default=7)
+    args = p.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mrs_bench_whole_run_") as root:
+        for world in args.worlds:
+            runs = whole_runs(Path(root), world, args.repeats, args.seed)
+            seconds, gib = np.median([r.seconds for r in runs]), np.median([r.peak_gib for r in runs])
+            stores, skus, days = world
+            rows.append({"world (stores x SKUs x days)": f"{stores} x {skus} x {days}",
+                         "store-SKU-days": stores * skus * days, "mrs run (s, median)": seconds,
+                         "peak memory (GiB, median)": gib,
+                         "time vs target": seconds / TARGET_SECONDS if world == TARGET_WORLD else np.nan,
+                         "memory vs target": gib / TARGET_GIB if world == TARGET_WORLD else np.nan})
+    result = pd.DataFrame(rows)
+    # Per store-SKU-day against the first world: above 1, something grows faster than the data.
+    result["s per store-SKU-day vs first"] = (result.iloc[:, 2] / result.iloc[:, 1]) / (result.iloc[0, 2] / result.iloc[0, 1])
+    result["GiB per store-SKU-day vs first"] = (result.iloc[:, 3] / result.iloc[:, 1]) / (result.iloc[0, 3] / result.iloc[0, 1])
+    text = (f"seed {args.seed}; each run `mrs run` from an empty lake, its own process; medians of {args.repeats} runs; "
+            f"target on {' x '.join(map(str, TARGET_WORLD))}: under {TARGET_SECONDS:.0f} s and {TARGET_GIB:.0f} GiB\n\n"
+            + result.to_markdown(index=False, floatfmt=("", ",.0f", ",.1f", ".2f", ".2f", ".2f", ".2f", ".2f")))
+    print(text)
+    write_section("The whole mrs run (bench/bench_whole_run.py)", text)
+
+
+if __name__ == "__main__":
+    main()
