@@ -119,15 +119,26 @@ def _none(r: pd.DataFrame) -> pd.Series:
 
 def _matching(r: pd.DataFrame, reference: pd.DataFrame, scope: list[str], id_col: str = "campaign_id") -> pd.Series:
     """Per report row, the first reference row (by id) whose scope covers it (blank = all) and whose
-    [start, end) overlaps the report's window so far."""
+    [start, end) overlaps the report's window so far.
+
+    One vectorized pass over the reports per reference row, in id order: a cross join of reports
+    and reference rows grew as their product (8.5M pairs for 213,006 reports and 40 campaigns)."""
+    found = pd.Series(None, index=r.index, dtype=object)
     ref = reference.assign(_start=parse_timestamps(reference["start"]), _end=parse_timestamps(reference["end"]))
-    pairs = r[["window_start", "written_at", *scope]].reset_index(names="_row").merge(ref, how="cross", suffixes=("", "_ref"))
-    covered = pairs["_start"].lt(pairs["written_at"] + TICK) & pairs["_end"].gt(pairs["window_start"])
-    for col in scope:
-        scope_value = pairs[f"{col}_ref"].fillna("")
-        covered &= scope_value.eq("") | scope_value.eq(pairs[col].fillna(""))
-    hits = pairs.loc[covered, ["_row", id_col]].sort_values(["_row", id_col]).drop_duplicates("_row")
-    return hits.set_index("_row")[id_col].reindex(r.index)
+    ref = ref[ref["_start"].notna() & ref["_end"].notna()].sort_values(id_col, kind="stable")
+    window_end = r["written_at"] + TICK
+    # Each scope column's values as codes, so a reference row's scope is an integer comparison.
+    values = {col: pd.Index(r[col].fillna("")).unique() for col in scope}
+    codes = {col: values[col].get_indexer(r[col].fillna("")) for col in scope}
+    unmatched = np.ones(len(r), dtype=bool)
+    for row in ref.to_dict("records"):
+        covered = unmatched & (row["_start"] < window_end).to_numpy() & (row["_end"] > r["window_start"]).to_numpy()
+        for col in scope:
+            if not (pd.isna(row[col]) or row[col] == ""):
+                covered &= codes[col] == values[col].get_indexer([row[col]])[0]
+        found[covered] = row[id_col]
+        unmatched &= ~covered
+    return found
 
 
 def reports_covered(
