@@ -797,8 +797,18 @@ def _validated(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
 
 def coerced(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     """Stored rows in the contract's dtypes and column order, without running its checks again:
-    they ran when the rows were written, and the blocking contract checks re-run them per log."""
-    return _in_order(dataset, dataset.schema.coerce_dtype(df))
+    they ran when the rows were written, and the blocking contract checks re-run them per log.
+    Only the columns not read in their contract dtype are coerced (coercing copies a column)."""
+    columns = dataset.schema.columns
+    differ = [name for name in df.columns if name in columns and not _read_as(columns[name].dtype, df[name])]
+    if differ:
+        df = df.assign(**dataset.schema.select_columns(differ).coerce_dtype(df[differ].copy()))
+    return _in_order(dataset, df)
+
+
+def _read_as(dtype, values: pd.Series) -> bool:
+    # A text column comes out of Arrow as Python strings and None: nothing to coerce.
+    return values.dtype == object if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
 
 
 def _in_order(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:

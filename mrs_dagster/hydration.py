@@ -19,8 +19,7 @@ _EDITS_LOGS = {"report_edits": "user_edits_log", "event_edits": "user_minority_e
 
 def newest_tick(lake: Lake, run_id: str) -> pd.Timestamp | None:
     """The newest tick of the run's sales data: how far the data has come (the re-evaluation tick)."""
-    ticks = lake.read("sales_timeseries_data", run_id=run_id, columns=["ts"])["ts"]
-    return ticks.max() if len(ticks) else None
+    return lake.newest("sales_timeseries_data", "ts", run_id)
 
 
 def _read(lake: Lake, name: str, run_id: str, as_of) -> pd.DataFrame | None:

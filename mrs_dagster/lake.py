@@ -26,7 +26,7 @@ from pyiceberg.expressions import (
     LessThanOrEqual,
 )
 
-from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TS, Dataset, coerced, conform, split_valid
+from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.shards import StoreShard
 from mrs_dagster.stages.timestamps import as_utc
@@ -195,10 +195,25 @@ class Lake:
         table = self.catalog.load_table(self._identifier(name))
         if columns:
             fields = tuple(dict.fromkeys([*columns, *(["store_id"] if shard else [])]))
-            frame = _in_shard(table.scan(row_filter=row_filter, selected_fields=fields).to_arrow(), shard).to_pandas()[columns]
-            stamps = [c for c in columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
-            return frame.astype({c: TS for c in stamps})
-        return coerced(ds, _in_shard(table.scan(row_filter=row_filter).to_arrow(), shard).to_pandas())
+            return _pandas(_in_shard(table.scan(row_filter=row_filter, selected_fields=fields).to_arrow(), shard))[columns]
+        return coerced(ds, _pandas(_in_shard(table.scan(row_filter=row_filter).to_arrow(), shard)))
+
+
+    def newest(self, name: str, column: str, run_id: str | None = None) -> pd.Timestamp | None:
+        """The latest `column` time of a table's rows (of `run_id`'s), None when there are none:
+        taken in Arrow, as reading a column of tens of millions of rows into pandas costs seconds."""
+        if not self.exists(name):
+            return None
+        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
+        times = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter, selected_fields=(column,)).to_arrow()
+        newest = pc.max(times[column]).as_py()
+        return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
+
+
+def _pandas(rows: pyarrow.Table) -> pd.DataFrame:
+    """Arrow rows in pandas, times in the contracts' nanoseconds (Iceberg stores microseconds):
+    converted in Arrow, as pandera's coercion of a time column costs seconds on a big log."""
+    return rows.to_pandas(coerce_temporal_nanoseconds=True)
 
 
 def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:

@@ -43,6 +43,16 @@ def test_read_as_of_and_by_run_id(tmp_path):
     assert len(naive_as_of) == 5
 
 
+def test_newest_is_the_latest_time_of_a_run_ids_rows(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    assert lake.newest("baseline_sales_model_prediction_log", "ts") is None
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(10, "run-1"))
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(4, "run-2"))
+    assert lake.newest("baseline_sales_model_prediction_log", "ts", "run-1") == pd.Timestamp("2026-03-02 08:45", tz="UTC")
+    assert lake.newest("baseline_sales_model_prediction_log", "written_at", "run-2") == pd.Timestamp("2026-03-02 08:15", tz="UTC")
+    assert lake.newest("baseline_sales_model_prediction_log", "ts", "run-3") is None
+
+
 def test_read_by_store(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.append("baseline_sales_model_prediction_log",

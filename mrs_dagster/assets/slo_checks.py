@@ -31,10 +31,11 @@ def finalised_reports(mrs: MRSConfig, run_mode: RunMode) -> pd.DataFrame:
 def measure_lag(mrs: MRSConfig, run_mode: RunMode, name: str) -> slo.Lag:
     """The data lag of log `name` against its SLO. Detection's progress is the classifier's: the
     MRDL only has rows where something was found."""
-    newest = newest_tick(run_mode.lake(mrs), mrs.current_run_id())
+    lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
+    newest = newest_tick(lake, run_id)
     if name in _DETECTION_LOGS or name == "minority_reports_detected_log":
         measured = "anomaly_classifier_model_prediction_log" if name == "minority_reports_detected_log" else name
-        return slo.tick_lag(_read(mrs, run_mode, measured, ["written_at"]), newest)
+        return slo.tick_lag(lake.newest(measured, "written_at", run_id), newest)
     by = "store_id" if name == "minority_reports_cohorted_log" else "report_id"
     detected = _read(mrs, run_mode, "minority_reports_detected_log", [by, "written_at"])
     return slo.report_lag(_read(mrs, run_mode, name, [by, "written_at"]), detected, newest, by=by)

@@ -104,9 +104,8 @@ def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
     """One row per (store_id, sku, ts, feed_version): within a feed_version the last landed line
     wins (landing files in name order), so a row sent twice is not counted twice."""
     ordered = unified.sort_values(["source_file", "source_line"], kind="stable")
-    return ordered.drop_duplicates(["store_id", "sku", "ts", "feed_version", "run_id"], keep="last")[
-        SALES_TIMESERIES_DATA.columns
-    ]
+    resent = ordered.duplicated(["store_id", "sku", "ts", "feed_version", "run_id"], keep="last").to_numpy()
+    return without(ordered, resent)[SALES_TIMESERIES_DATA.columns]
 
 
 # What `current_sales_series` needs of the series to tell its current rows.

@@ -34,14 +34,15 @@ class Lag:
         return round(self.lag.total_seconds() / 60, 1)
 
 
-def tick_lag(log: pd.DataFrame, newest_tick: pd.Timestamp | None, slo: pd.Timedelta = DETECTION_LAG) -> Lag:
-    """How far a per-tick log's newest written_at trails the newest sales tick (an empty log trails
-    by everything there is)."""
+def tick_lag(newest_written: pd.Timestamp | None, newest_tick: pd.Timestamp | None,
+             slo: pd.Timedelta = DETECTION_LAG) -> Lag:
+    """How far a per-tick log's newest written_at trails the newest sales tick (a log without
+    rows, `newest_written` None, trails by everything there is)."""
     if newest_tick is None or pd.isna(newest_tick):
         return Lag(pd.Timedelta(0), slo)
-    if log.empty:
+    if newest_written is None:
         return Lag(pd.Timedelta.max, slo)
-    return Lag(max(newest_tick - log["written_at"].max(), pd.Timedelta(0)), slo)
+    return Lag(max(newest_tick - newest_written, pd.Timedelta(0)), slo)
 
 
 def report_lag(log: pd.DataFrame, detected: pd.DataFrame, newest_tick: pd.Timestamp | None,
