@@ -17,10 +17,13 @@ MRS = [sys.executable, "-m", "mrs_dagster.cli"]
 class Usage:
     seconds: float  # wall-clock
     peak_gib: float  # the process's peak resident memory (its largest worker's, when it starts any)
+    exit_code: int = 0  # negative: killed by that signal (-9: most often the kernel, out of memory)
+    error: str = ""  # the end of its stderr, when it failed
 
 
-def mrs(*args: str, home: Path) -> Usage:
-    """Run `mrs <args>` with `home` as the Dagster home; fails when the command does."""
+def mrs(*args: str, home: Path, check: bool = True) -> Usage:
+    """Run `mrs <args>` with `home` as the Dagster home; raises when the command fails, unless
+    `check` is false."""
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen([*MRS, *args], stdout=subprocess.DEVNULL, stderr=errors,
@@ -29,8 +32,8 @@ def mrs(*args: str, home: Path) -> Usage:
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            errors.seek(0)
-            tail = errors.read().decode(errors="replace")[-4000:]
-            raise RuntimeError(f"mrs {' '.join(args)} exited {process.returncode}:\n{tail}")
-    return Usage(seconds, usage.ru_maxrss / 2**20)
+        errors.seek(0)
+        tail = errors.read().decode(errors="replace")[-4000:] if process.returncode else ""
+    if process.returncode and check:
+        raise RuntimeError(f"mrs {' '.join(args)} exited {process.returncode}:\n{tail}")
+    return Usage(seconds, usage.ru_maxrss / 2**20, process.returncode, tail)
