@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import (
@@ -173,14 +174,15 @@ class Lake:
         if ds.is_view:
             if as_of is not None:
                 raise ValueError(f"{name} is a hydrated view: hydrate it as of a time (mrs hydrate --as-of) instead")
-            frame = pd.read_parquet(self._view_path(name)) if self._view_path(name).is_file() else ds.empty()
+            path = self._view_path(name)
+            frame = _pandas(_in_shard(pq.read_table(path), shard)) if path.is_file() else ds.empty()
             if run_id is not None:
                 frame = frame[frame["run_id"] == run_id]
             if since is not None:
                 frame = frame[frame["written_at"] >= as_utc(since)]
             if store_ids is not None:
                 frame = frame[frame["store_id"].isin([str(s) for s in store_ids])]
-            return coerced(ds, shard.rows(frame) if shard else frame)
+            return coerced(ds, frame)
         if not self.exists(name):
             return ds.empty()[columns] if columns else ds.empty()
         row_filter: BooleanExpression = AlwaysTrue()
@@ -231,7 +233,8 @@ def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:
 
 
 def _in_shard(rows: pyarrow.Table, shard: StoreShard | None) -> pyarrow.Table:
-    """The rows of `shard`'s stores, filtered in Arrow: a shard converts only its own rows to pandas."""
+    """The rows of `shard`'s stores (of a table or a view), filtered in Arrow: a shard converts
+    only its own rows to pandas."""
     if shard is None:
         return rows
     stores = shard.stores(pc.unique(rows["store_id"]).to_pylist())

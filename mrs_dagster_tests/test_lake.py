@@ -10,6 +10,7 @@ import pandera.errors
 import pytest
 
 from mrs_dagster.lake import Lake, UnknownDatasetError
+from mrs_dagster.stages.shards import StoreShard
 
 
 def config_rows(*run_ids):
@@ -60,6 +61,17 @@ def test_read_by_store(tmp_path):
     rows = lake.read("baseline_sales_model_prediction_log", store_ids=["302", "303"], columns=["store_id", "ts"])
     assert sorted(rows["store_id"]) == ["302", "302", "303"]
     assert lake.read("baseline_sales_model_prediction_log", store_ids=[]).empty
+
+
+def test_a_views_rows_read_by_store_shard_are_that_shards(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    stores = [str(301 + i) for i in range(8)]
+    ticks = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+    lake.replace_view("data_gaps", pd.DataFrame({"store_id": stores, "gap_start": ticks, "gap_end": ticks,
+                                                 "ticks": 1, "run_id": "run-1"}))
+    read = [set(lake.read("data_gaps", shard=shard)["store_id"]) for shard in StoreShard.all(3)]
+    assert read == [set(shard.stores(stores)) for shard in StoreShard.all(3)]
+    assert lake.read("data_gaps", shard=StoreShard(1, 3))["gap_start"].dtype == "datetime64[ns, UTC]"
 
 
 def test_unwritten_table_reads_empty_with_contract_columns(tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,6 @@ class StoreShard:
     def stores(self, store_ids) -> list[str]:
         """Of `store_ids`, those in this shard (sorted)."""
         return sorted(s for s in set(map(str, store_ids)) if self.holds(s))
-
-    def rows(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of `frame` whose store is in this shard."""
-        return frame[frame["store_id"].isin(self.stores(frame["store_id"].unique()))]
 
 
 def shard_number(store_id: str, count: int) -> int:
