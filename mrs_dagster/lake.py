@@ -200,7 +200,6 @@ class Lake:
             return _pandas(_in_shard(table.scan(row_filter=row_filter, selected_fields=fields).to_arrow(), shard))[columns]
         return coerced(ds, _pandas(_in_shard(table.scan(row_filter=row_filter).to_arrow(), shard)))
 
-
     def newest(self, name: str, column: str, run_id: str | None = None) -> pd.Timestamp | None:
         """The latest `column` time of a table's rows (of `run_id`'s), None when there are none:
         taken in Arrow, as reading a column of tens of millions of rows into pandas costs seconds."""

@@ -8,7 +8,6 @@ import zlib
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class StoreShard:
     """Shard `number` (1-based) of `count`; its partition key is e.g. "2-of-4"."""
