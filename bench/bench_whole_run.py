@@ -83,7 +83,7 @@ def main() -> None:
     text = (f"seed {args.seed}; each run `mrs run` from an empty lake, its own process; medians of {args.repeats} runs; "
             f"target on {' x '.join(map(str, TARGET_WORLD))}: under {TARGET_SECONDS:.0f} s and {TARGET_GIB:.0f} GiB; "
             "a failed run's time and memory are up to its failure (exit -9: killed, most often for memory)\n\n"
-            + result.to_markdown(index=False, floatfmt=("", ",.0f", ".0f", "", ",.1f", ".2f", "", "", "", "")))
+            + result.to_markdown(index=False, floatfmt=("", ",.0f", ".0f", "", ",.1f", ".2f", ".2f", ".2f", ".2f", ".2f")))
     print(text)
     write_section("The whole mrs run (bench/bench_whole_run.py)", text)
 
