@@ -122,7 +122,8 @@ def _matching(r: pd.DataFrame, reference: pd.DataFrame, scope: list[str], id_col
     [start, end) overlaps the report's window so far.
 
     One vectorized pass over the reports per reference row, in id order: a cross join of reports
-    and reference rows grew as their product (8.5M pairs for 213,006 reports and 40 campaigns)."""
+    and reference rows grew as their product (13.2M pairs for 213,006 report rows, 25 campaigns
+    and 37 context events)."""
     found = pd.Series(None, index=r.index, dtype=object)
     ref = reference.assign(_start=parse_timestamps(reference["start"]), _end=parse_timestamps(reference["end"]))
     ref = ref[ref["_start"].notna() & ref["_end"].notna()].sort_values(id_col, kind="stable")
