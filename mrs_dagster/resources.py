@@ -6,6 +6,7 @@ import os
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from dagster import AssetIn, ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 from pydantic import Field, field_validator, model_validator
@@ -13,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.stages import baseline, classifier
+from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.stages.versions import current_rows, model_version
 
@@ -159,12 +161,12 @@ class ReplayScope(ConfigurableResource):
 
     def narrow(self, frame: pd.DataFrame, ts_column: str = "written_at") -> pd.DataFrame:
         """The rows of `frame` inside the scope."""
-        keep = pd.Series(True, index=frame.index)
+        keep = np.ones(len(frame), dtype=bool)
         if self.stores:
-            keep &= frame["store_id"].isin(self.stores)
+            keep &= frame["store_id"].isin(self.stores).to_numpy()
         if self.since:
-            keep &= frame[ts_column] >= as_utc(self.since)
-        return frame[keep]
+            keep &= (frame[ts_column] >= as_utc(self.since)).to_numpy()
+        return without(frame, ~keep)
 
     def window(self, lookback_days: int | None) -> pd.Timestamp | None:
         """Where a stage that looks back `lookback_days` whole days before a tick reads its inputs
