@@ -100,7 +100,14 @@ class Dataset:
         )
 
     def empty(self) -> pd.DataFrame:
-        return conform(self, pd.DataFrame({c: [] for c in self.columns}))
+        """No rows, in the contract's columns and dtypes (validated once per dataset and process:
+        stages ask for empty frames often, and pandera's fixed cost dwarfs an empty frame's)."""
+        if self.name not in _EMPTY:
+            _EMPTY[self.name] = conform(self, pd.DataFrame({c: [] for c in self.columns}))
+        return _EMPTY[self.name].copy()
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
 
 
 def _dataset(

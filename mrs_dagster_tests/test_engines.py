@@ -1,5 +1,5 @@
 """The Spark engine (issue 7): detection and cohorting on Spark in local mode give exactly the
-rows the pandas engine gives, on the demo world."""
+rows the pandas engine gives, on the demo world (`make test-spark`: it needs pyspark and Java)."""
 
 from pathlib import Path
 
@@ -13,8 +13,6 @@ from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.partitions import SHARDED_LOGS
 from mrs_dagster.synthetic import WorldSpec, generate_world, write_world
 
-pytestmark = pytest.mark.xdist_group("spark")
-
 
 def _logs(data_dir: Path, engine: StageEngine) -> dict[str, pd.DataFrame]:
     selection = SHARDED.upstream().required_multi_asset_neighbors()
@@ -25,6 +23,7 @@ def _logs(data_dir: Path, engine: StageEngine) -> dict[str, pd.DataFrame]:
     return {name: lake.read(name).sort_values(list(dataset(name).key)).reset_index(drop=True) for name in SHARDED_LOGS}
 
 
+@pytest.mark.spark
 def test_the_spark_engine_writes_the_rows_the_pandas_engine_writes_on_the_demo_world(tmp_path: Path):
     world = generate_world(WorldSpec())
     for name in ("pandas", "spark"):

@@ -75,8 +75,8 @@ def land(folder: Path, index: int, kind: str, body) -> tuple[int, int]:
     return valid, len(body) - valid
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=st.lists(deliveries(), min_size=1, max_size=4))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(deliveries(), min_size=1, max_size=7))
 def test_random_malformed_deliveries_lose_no_valid_row_and_dead_letter_every_invalid_one(tmp_path, files):
     data_dir = tmp_path / "fuzz"
     shutil.rmtree(data_dir, ignore_errors=True)
