@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +54,31 @@ COMMIT_ATTEMPTS = 8
 ROW_GROUP_ROWS = 131_072
 # A dedup lookup by a text column's values (the source files of new rows) lists at most this many.
 KEY_LOOKUP_VALUES = 1_000
+# SQLite catalogs kept open per process (see `_catalog`).
+OPEN_CATALOGS = 8
+_catalogs: OrderedDict[tuple, tuple[SqlCatalog, set[str]]] = OrderedDict()
+
+
+def _catalog(lake_dir: Path, namespace: str) -> SqlCatalog:
+    """The lake's SQLite catalog, with `namespace` in it, opened once per process and kept (the
+    few most recent): opening one (an SQLAlchemy engine, its tables and the namespace checked)
+    costs ~9 ms, and a run opens the lake hundreds of times. Keyed by the process, because a
+    connection must not cross a fork, and by the catalog file's inode, so a lake deleted and made
+    again at the same path is opened anew."""
+    path = (lake_dir / "catalog.db").resolve()
+    key = (os.getpid(), path, path.stat().st_ino if path.exists() else None)
+    if key not in _catalogs:
+        catalog = SqlCatalog("mrs", uri=f"sqlite:///{path}", warehouse=(lake_dir / "warehouse").resolve().as_uri())
+        key = (*key[:2], path.stat().st_ino)
+        _catalogs[key] = (catalog, set())
+        while len(_catalogs) > OPEN_CATALOGS:
+            _catalogs.popitem(last=False)[1][0].engine.dispose()
+    _catalogs.move_to_end(key)
+    catalog, namespaces = _catalogs[key]
+    if namespace not in namespaces:
+        catalog.create_namespace_if_not_exists(namespace)
+        namespaces.add(namespace)
+    return catalog
 
 
 class Lake:
@@ -62,18 +88,14 @@ class Lake:
         self.lake_dir = Path(lake_dir)
         self.namespace = namespace
         self.lake_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = SqlCatalog(
-            "mrs",
-            uri=f"sqlite:///{self.lake_dir / 'catalog.db'}",
-            warehouse=(self.lake_dir / "warehouse").resolve().as_uri(),
-        )
-        self.catalog.create_namespace_if_not_exists(namespace)
+        self.catalog = _catalog(self.lake_dir, namespace)
 
     def _identifier(self, name: str) -> tuple[str, str]:
         return (self.namespace, dataset(name).name)
 
     def exists(self, name: str) -> bool:
-        return self.catalog.table_exists(self._identifier(name))
+        # Listing the namespace reads the catalog only; `table_exists` loads the table's metadata.
+        return self._identifier(name) in self.catalog.list_tables(self.namespace)
 
     def _table(self, name: str):
         ds = dataset(name)

@@ -1,5 +1,6 @@
 """The lake: append-only Iceberg tables with dedup on write, as-of and run-scoped reads."""
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -112,6 +113,18 @@ def test_a_writer_killed_mid_append_leaves_no_partial_rows(tmp_path):
     proc.kill()
     proc.wait()
     assert len(Lake(tmp_path / "lake").read("baseline_sales_model_prediction_log")) in (1, 400_000)
+
+
+def test_a_lake_deleted_and_made_again_at_the_same_path_starts_empty(tmp_path):
+    """The process keeps catalogs open (lake._catalog): a new lake at an old path must not see the old one."""
+    lake = Lake(tmp_path / "lake")
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(3))
+    assert lake.exists("baseline_sales_model_prediction_log") and not lake.exists("unified_sales_data")
+    shutil.rmtree(tmp_path / "lake")
+    again = Lake(tmp_path / "lake")
+    assert not again.exists("baseline_sales_model_prediction_log")
+    assert again.append("baseline_sales_model_prediction_log", baseline_rows(2)) == 2
+    assert len(Lake(tmp_path / "lake").read("baseline_sales_model_prediction_log")) == 2
 
 
 def test_read_since_is_the_rows_written_from_a_tick_on(tmp_path):
