@@ -24,6 +24,21 @@ SMALL_WORLD = WorldSpec(seed=101, stores=6, skus=24, days=10)
 TINY_WORLD = WorldSpec(seed=101, stores=4, skus=12, days=9)
 
 
+# The modules whose tests take longest (several whole-graph runs each; `--durations`), run first:
+# the two xdist workers then share out the short tests at the end and finish together, instead of
+# one running a long test alone while the other idles.
+LONGEST_FIRST = ("test_corrected_feed", "test_incremental", "test_partitions", "test_recall", "test_dagster_ui",
+                 "test_pipeline", "test_alerts", "test_operations")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def small_world() -> World:
     return generate_world(SMALL_WORLD)

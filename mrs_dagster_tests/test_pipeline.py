@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
 from mrs_dagster.assets.cohorts import COHORT_LOGS
@@ -45,6 +46,7 @@ def test_whole_graph_materializes_and_finds_the_truth(world_dir, small_world):
     assert (world_dir / "lake" / "dashboard" / "index.html").is_file()
 
 
+@pytest.mark.world("tiny_world")  # see conftest.world_dir
 def test_running_twice_appends_nothing(world_dir):
     materialize_all(world_dir)
     before = {name: table(world_dir, name) for name in DATASETS}
@@ -92,6 +94,7 @@ def test_detection_degrades_when_the_model_logs_were_never_written(world_dir):
     assert detected["is_degraded"].all() and (detected["detection_mode"] == "degraded_heuristic").all()
 
 
+@pytest.mark.world("tiny_world")
 def test_a_new_run_id_gives_a_clean_run_scoped_view(world_dir):
     materialize_all(world_dir)
     materialize_all(world_dir, run_id="rehearsal-2")
