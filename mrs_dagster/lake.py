@@ -8,6 +8,7 @@ dataset's idempotent key, so re-running over the same inputs appends nothing.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -57,6 +58,7 @@ KEY_LOOKUP_VALUES = 1_000
 # SQLite catalogs kept open per process (see `_catalog`).
 OPEN_CATALOGS = 8
 _catalogs: OrderedDict[tuple, tuple[SqlCatalog, set[str]]] = OrderedDict()
+_catalogs_lock = threading.Lock()  # the review console opens lakes from several threads
 
 
 def _catalog(lake_dir: Path, namespace: str) -> SqlCatalog:
@@ -64,21 +66,22 @@ def _catalog(lake_dir: Path, namespace: str) -> SqlCatalog:
     few most recent): opening one (an SQLAlchemy engine, its tables and the namespace checked)
     costs ~9 ms, and a run opens the lake hundreds of times. Keyed by the process, because a
     connection must not cross a fork, and by the catalog file's inode, so a lake deleted and made
-    again at the same path is opened anew."""
+    again at the same path is opened anew (the pooled connection keeps the old inode from reuse)."""
     path = (lake_dir / "catalog.db").resolve()
-    key = (os.getpid(), path, path.stat().st_ino if path.exists() else None)
-    if key not in _catalogs:
-        catalog = SqlCatalog("mrs", uri=f"sqlite:///{path}", warehouse=(lake_dir / "warehouse").resolve().as_uri())
-        key = (*key[:2], path.stat().st_ino)
-        _catalogs[key] = (catalog, set())
-        while len(_catalogs) > OPEN_CATALOGS:
-            _catalogs.popitem(last=False)[1][0].engine.dispose()
-    _catalogs.move_to_end(key)
-    catalog, namespaces = _catalogs[key]
-    if namespace not in namespaces:
-        catalog.create_namespace_if_not_exists(namespace)
-        namespaces.add(namespace)
-    return catalog
+    with _catalogs_lock:
+        key = (os.getpid(), path, path.stat().st_ino if path.exists() else None)
+        if key not in _catalogs:
+            catalog = SqlCatalog("mrs", uri=f"sqlite:///{path}", warehouse=(lake_dir / "warehouse").resolve().as_uri())
+            key = (*key[:2], path.stat().st_ino)
+            _catalogs[key] = (catalog, set())
+            while len(_catalogs) > OPEN_CATALOGS:
+                _catalogs.popitem(last=False)[1][0].engine.dispose()
+        _catalogs.move_to_end(key)
+        catalog, namespaces = _catalogs[key]
+        if namespace not in namespaces:
+            catalog.create_namespace_if_not_exists(namespace)
+            namespaces.add(namespace)
+        return catalog
 
 
 class Lake:
