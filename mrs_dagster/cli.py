@@ -139,7 +139,7 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
 
 
 def cmd_demo(args) -> None:
-    args.force = True
+    args.force, args.full = True, True  # a new world: all of its history
     args.detector = "logged"
     cmd_generate(args)
     cmd_run(args)

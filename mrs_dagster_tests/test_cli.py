@@ -1,10 +1,10 @@
-"""The `mrs` command: clear errors on bad input, export and evaluate on a run data dir."""
+"""The `mrs` command: clear errors on bad input; demo, export and evaluate on a data dir."""
 
 import pandas as pd
 import pytest
 
 from mrs_dagster.cli import main
-from mrs_dagster_tests.conftest import materialize_all
+from mrs_dagster_tests.conftest import TINY_WORLD, materialize_all
 
 pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
 
@@ -61,10 +61,13 @@ def test_generate_shows_progress_as_log_lines_when_not_on_a_terminal(tmp_path, c
     assert all(line.startswith("[") and line.endswith(" s") for line in lines)  # elapsed, and each step's time
 
 
-def test_export_and_evaluate_after_a_run(world_dir, tmp_path, capsys, monkeypatch):
+def test_demo_runs_every_step_and_export_and_evaluate_read_its_lake(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    assert main(["run", "--data-dir", str(world_dir)]) == 0
+    world_dir = tmp_path / "data"
+    spec = [f"--{field}={getattr(TINY_WORLD, field)}" for field in ("seed", "stores", "skus", "days")]
+    assert main(["demo", "--data-dir", str(world_dir), *spec]) == 0
     run = capsys.readouterr()
+    assert "all history" in run.err and "dashboard: " in run.out and "cause_accuracy" in run.out
     steps = [line for line in run.err.splitlines() if "mrs_all_assets (assets and checks)" in line]
     assert len(steps) == len({line.split(": ", 1)[1].split(" ")[0] for line in steps}) >= 40  # each step once
     assert steps[-1].split(" (assets and checks) ")[1].startswith(f"{len(steps)}/{len(steps)}: ")
