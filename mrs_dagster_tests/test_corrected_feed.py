@@ -19,11 +19,11 @@ REPLAYED = [name for name in DERIVED_LOGS if name != "sales_timeseries_data"]
 NEW_SPIKE = {"store_id": "301", "sku": "SKU0003", "start": "2026-03-10 11:00", "ticks": 10, "units": 40}
 
 
-def stored_in(after: pd.DataFrame, before: pd.DataFrame, name: str) -> pd.Series:
-    """Per row of `after`, whether `before` has a row with its key."""
+def stored_in(rows: pd.DataFrame, other: pd.DataFrame, name: str) -> pd.Series:
+    """Per row of `rows`, whether `other` has a row with its key."""
     key = list(dataset(name).key)
-    merged = after[key].merge(before[key].drop_duplicates().assign(_before=True), on=key, how="left")
-    return merged["_before"].notna().set_axis(after.index)
+    merged = rows[key].merge(other[key].drop_duplicates().assign(_found=True), on=key, how="left")
+    return merged["_found"].notna().set_axis(rows.index)
 
 
 def land_corrections(data_dir: Path) -> dict[str, pd.DataFrame]:
