@@ -124,8 +124,8 @@ def print_summary(data_dir: Path, run_id: str | None, elapsed: float, appended: 
         if name in DEAD_LETTER_TABLES:
             continue
         now = "replaced" if DATASETS[name].is_view else f"{appended.get(name, 0):,}"
-        print(f"  {name:42s} {len(lake.read(name, run_id=run_id, columns=['run_id'])):>10,} {now:>13s}")
-    dead = sum(len(lake.read(name, run_id=run_id, columns=["run_id"])) for name in DEAD_LETTERS)
+        print(f"  {name:42s} {lake.count(name, run_id):>10,} {now:>13s}")
+    dead = sum(lake.count(name, run_id) for name in DEAD_LETTERS)
     print(f"dead letters: {dead:,} (mrs errors)")
     events = lake.read("minority_events", run_id=run_id)
     print(f"events: {len(events)} ({(events['event_status'] == 'ended').sum()} ended)")

@@ -7,6 +7,7 @@ dataset's idempotent key, so re-running over the same inputs appends nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from pyiceberg.expressions import (
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.frames import without
+from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.shards import StoreShard
 from mrs_dagster.stages.timestamps import as_utc
 
@@ -57,6 +59,9 @@ ROW_GROUP_ROWS = 131_072
 KEY_LOOKUP_VALUES = 1_000
 # SQLite catalogs kept open per process (see `_catalog`).
 OPEN_CATALOGS = 8
+# Current sales series kept per process (see `Lake.current_series`): an incremental run reads the
+# whole history and three look-back windows of it.
+KEPT_CURRENT_SERIES = 4
 _catalogs: OrderedDict[tuple, tuple[SqlCatalog, set[str]]] = OrderedDict()
 _catalogs_lock = threading.Lock()  # the review console opens lakes from several threads
 
@@ -227,13 +232,64 @@ class Lake:
 
     def newest(self, name: str, column: str, run_id: str | None = None) -> pd.Timestamp | None:
         """The latest `column` time of a table's rows (of `run_id`'s), None when there are none:
-        taken in Arrow, as reading a column of tens of millions of rows into pandas costs seconds."""
+        taken in Arrow, as reading a column of tens of millions of rows into pandas costs seconds,
+        and once per snapshot of the table in this process (a run asks for the newest tick often)."""
+        snapshot = self._snapshot(name)
+        return None if snapshot is None else _newest(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
+
+    def distinct(self, name: str, column: str, run_id: str | None = None) -> set:
+        """The distinct values of a table's `column` (of `run_id`'s rows), taken in Arrow."""
+        if not self.exists(name):
+            return set()
+        return set(pc.unique(self._column(name, column, run_id)).to_pylist())
+
+    def count(self, name: str, run_id: str | None = None) -> int:
+        """How many rows a table or view holds (of `run_id`'s); a table's counted in Arrow."""
+        if dataset(name).is_view:
+            return len(self.read(name, run_id=run_id))
+        return len(self._column(name, "run_id", run_id)) if self.exists(name) else 0
+
+    def _column(self, name: str, column: str, run_id: str | None) -> pyarrow.ChunkedArray:
+        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
+        table = self.catalog.load_table(self._identifier(name))
+        return table.scan(row_filter=row_filter, selected_fields=(column,)).to_arrow()[column]
+
+    def current_series(self, run_id: str, *, since: pd.Timestamp | None = None,
+                       shard: StoreShard | None = None) -> pd.DataFrame:
+        """The current sales series (`current_sales_series`; its SERIES_COLUMNS) of `run_id`'s rows
+        written from `since` (None: all), of one store `shard` (None: all stores).
+
+        Most stages of a run read it, and on a long history reading and ordering it costs seconds
+        each time, so it is made once per snapshot of `sales_timeseries_data` in this process and
+        shared: callers get a shallow copy and must not change its values in place."""
+        snapshot = self._snapshot("sales_timeseries_data")
+        if snapshot is None:
+            return dataset("sales_timeseries_data").empty()[list(SERIES_COLUMNS)]
+        return _current_series(self.lake_dir.resolve(), self.namespace, snapshot, run_id, since, shard).copy(deep=False)
+
+    def _snapshot(self, name: str) -> int | None:
+        """The id of the table's current snapshot (None: never written), which names its content."""
         if not self.exists(name):
             return None
-        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
-        times = self.catalog.load_table(self._identifier(name)).scan(row_filter=row_filter, selected_fields=(column,)).to_arrow()
-        newest = pc.max(times[column]).as_py()
-        return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
+        return self.catalog.load_table(self._identifier(name)).metadata.current_snapshot_id
+
+
+@functools.lru_cache(maxsize=32)
+def _newest(lake_dir: Path, namespace: str, name: str, snapshot: int, column: str,
+            run_id: str | None) -> pd.Timestamp | None:
+    row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
+    table = Lake(lake_dir, namespace).catalog.load_table((namespace, dataset(name).name))
+    times = table.scan(row_filter=row_filter, selected_fields=(column,), snapshot_id=snapshot).to_arrow()
+    newest = pc.max(times[column]).as_py()
+    return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
+
+
+@functools.lru_cache(maxsize=KEPT_CURRENT_SERIES)
+def _current_series(lake_dir: Path, namespace: str, snapshot: int, run_id: str, since: pd.Timestamp | None,
+                    shard: StoreShard | None) -> pd.DataFrame:
+    rows = Lake(lake_dir, namespace).read("sales_timeseries_data", run_id=run_id, since=since, shard=shard,
+                                          columns=list(SERIES_COLUMNS))
+    return current_sales_series(rows)
 
 
 def _pandas(rows: pyarrow.Table) -> pd.DataFrame:

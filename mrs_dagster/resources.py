@@ -256,6 +256,12 @@ def lake_input(lookback_days: int | None = None, columns: tuple[str, ...] = ()) 
     return AssetIn(metadata={"lookback_days": lookback_days, "columns": list(columns) or None})
 
 
+def current_series_input(lookback_days: int | None = None) -> AssetIn:
+    """`sales_timeseries_data` as its current series (`Lake.current_series`: the highest
+    feed_version per store, SKU and tick; SERIES_COLUMNS), over `lookback_days` as in `lake_input`."""
+    return AssetIn("sales_timeseries_data", metadata={"lookback_days": lookback_days, "current_series": True})
+
+
 class LakeIOManager(ConfigurableIOManager):
     """Appends each asset's DataFrame to its lake table (dedup on the dataset's key), or replaces a
     hydrated view, and loads a table back as the rows of the current run_id (empty, with the
@@ -283,8 +289,10 @@ class LakeIOManager(ConfigurableIOManager):
         lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()
         shard = running_shard(context.step_context)
         wanted = context.definition_metadata
-        rows = lake.read(context.asset_key.path[-1], run_id=run_id, shard=shard,
-                         since=self.scope.window(wanted.get("lookback_days")), columns=wanted.get("columns"))
+        since = self.scope.window(wanted.get("lookback_days"))
+        if wanted.get("current_series"):
+            return self.run_mode.limit(lake.current_series(run_id, since=since, shard=shard))
+        rows = lake.read(context.asset_key.path[-1], run_id=run_id, shard=shard, since=since, columns=wanted.get("columns"))
         if {"store_id", "written_at", "version"} <= set(rows.columns):
             rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id, shard=shard))
         return self.run_mode.limit(rows)

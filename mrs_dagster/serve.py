@@ -154,7 +154,7 @@ class ReviewConsole:
         if match.empty:
             raise Refused(404, f"no event {event_id!r}")
         event = next(match.itertuples())
-        series, baseline = chart_data(self.lake, self.mrs.current_run_id(), [event.store_id])
+        series, baseline = chart_data(self.lake, self.mrs.current_run_id(), match)
         with self.render_lock:
             png = event_chart(series, baseline, event, self.mrs.currency).png
         return Response(png, media_type="image/png")

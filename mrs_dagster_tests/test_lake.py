@@ -148,3 +148,41 @@ def test_dedup_by_source_file_appends_only_the_new_deliveries_lines(tmp_path):
     both = pd.concat([delivery("landing/sales/a.csv", 3), delivery("landing/sales/b.csv", 2)])
     assert lake.append("unified_sales_data", both) == 2
     assert sorted(lake.read("unified_sales_data")["source_file"].unique()) == ["landing/sales/a.csv", "landing/sales/b.csv"]
+
+
+def series_rows(ts: list[str], feed_version: int, units: float, store_id: str = "301") -> pd.DataFrame:
+    ticks = pd.to_datetime(ts, utc=True)
+    return pd.DataFrame({"retailer": "northmart", "store_id": store_id, "sku": "A", "ts": ticks, "feed_version": feed_version,
+                         "units": units,
+                         "sales_value": 2 * units, "written_at": ticks, "run_id": "run-1"})
+
+
+def test_the_current_series_is_the_highest_feed_version_and_follows_each_new_append(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    assert lake.current_series("run-1").empty
+    lake.append("sales_timeseries_data", series_rows(["2026-03-02 08:00", "2026-03-02 08:05"], 1, 1.0))
+    first = lake.current_series("run-1")
+    assert first["units"].tolist() == [1.0, 1.0]
+    first["units"] = 99.0  # a caller's change stays in its copy
+    assert lake.current_series("run-1")["units"].tolist() == [1.0, 1.0]
+    lake.append("sales_timeseries_data", series_rows(["2026-03-02 08:05"], 2, 5.0))
+    current = lake.current_series("run-1")
+    assert current["units"].tolist() == [1.0, 5.0] and current["feed_version"].tolist() == [1, 2]
+    assert lake.current_series("run-1", since=pd.Timestamp("2026-03-02 08:05", tz="UTC"))["units"].tolist() == [5.0]
+    assert lake.current_series("run-2").empty
+
+
+def test_count_and_distinct_are_of_a_run_ids_rows(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    assert lake.count("baseline_sales_model_prediction_log") == 0
+    assert lake.distinct("baseline_sales_model_prediction_log", "store_id") == set()
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(10, "run-1"))
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(4, "run-2").assign(store_id="302"))
+    assert lake.count("baseline_sales_model_prediction_log", "run-2") == 4
+    assert lake.count("baseline_sales_model_prediction_log") == 14
+    assert lake.distinct("baseline_sales_model_prediction_log", "store_id", "run-1") == {"301"}
+    assert lake.distinct("baseline_sales_model_prediction_log", "store_id") == {"301", "302"}
+    at = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+    lake.replace_view("data_gaps", pd.DataFrame({"store_id": ["301", "302", "301"], "gap_start": at, "gap_end": at,
+                                                 "ticks": 1, "run_id": ["run-1", "run-1", "run-2"]}))
+    assert lake.count("data_gaps", "run-1") == 2 and lake.count("data_gaps") == 3

@@ -4,16 +4,15 @@ from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import running_shard
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode, lake_input
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode, current_series_input
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
-from mrs_dagster.stages.ingest import SERIES_KEY_COLUMNS, current_sales_series
 
 _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events_ended_log")
 
 
 @multi_asset(
     outs={name: AssetOut(group_name="cohorting", **contract(name)) for name in _LOGS},
-    ins={"sales_timeseries_data": lake_input(columns=SERIES_KEY_COLUMNS)},
+    ins={"sales_timeseries_data": current_series_input()},
     pool=REFRESH_POOL,
 )
 def minority_reports_cohorted_log(
@@ -30,7 +29,7 @@ def minority_reports_cohorted_log(
     Events a corrected resend or a model update leaves without reports end with resolution 'data
     correction' or 'model update'."""
     run_id = mrs.current_run_id()
-    watermarks = store_watermarks(current_sales_series(sales_timeseries_data)).reset_index()
+    watermarks = store_watermarks(sales_timeseries_data).reset_index()
     result = CohortingResult(*engine.per_store(
         lambda store: _parts(cohort_reports(store["detected"], store["watermarks"].set_index("store_id")["ts"], run_id,
                                             versions=store["versions"])),

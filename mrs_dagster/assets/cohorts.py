@@ -20,11 +20,10 @@ from mrs_dagster.assets.dagster_types import contract, contract_metadata
 from mrs_dagster.cohort_assignments import run_job
 from mrs_dagster.cohort_resources import CohortSpecs, LakeCatalogBundleLoader, LakeMembershipStore, LakeRegistryFactory
 from mrs_dagster.cohorts.catalog import cohort_metrics as compute_cohort_metrics
-from mrs_dagster.cohorts.catalog import new_combos
+from mrs_dagster.cohorts.catalog import METRIC_DAYS, new_combos
 from mrs_dagster.cohorts.membership_builder import DDError, create_cohort_membership_builder
 from mrs_dagster.hydration import newest_tick
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, lake_input
-from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, current_series_input, lake_input
 
 COHORT_PARTITIONS = DynamicPartitionsDefinition(name="cohorts")
 ASSIGNMENT_JOB = "mrs_cohort_assignment"
@@ -55,13 +54,12 @@ def combo_catalog(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunM
     return fresh
 
 
-@asset(group_name="cohorts", pool=REFRESH_POOL, ins={"sales_timeseries_data": lake_input(columns=SERIES_COLUMNS)},
+@asset(group_name="cohorts", pool=REFRESH_POOL, ins={"sales_timeseries_data": current_series_input(METRIC_DAYS)},
        **contract("cohort_metrics"))
 def cohort_metrics(mrs: MRSConfig, combo_catalog: pd.DataFrame, sales_timeseries_data: pd.DataFrame,
                    minority_events: pd.DataFrame) -> pd.DataFrame:
     """The derived fields cohort rules may use, per combo, as of the newest tick."""
-    series = current_sales_series(sales_timeseries_data)
-    return compute_cohort_metrics(combo_catalog, series, minority_events, mrs.current_run_id())
+    return compute_cohort_metrics(combo_catalog, sales_timeseries_data, minority_events, mrs.current_run_id())
 
 
 @asset(group_name="cohorts", partitions_def=COHORT_PARTITIONS, deps=["combo_catalog", "cohort_metrics"],

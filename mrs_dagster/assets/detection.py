@@ -5,7 +5,7 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.lake import dataset
 from mrs_dagster.partitions import running_shard
-from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode, lake_input
+from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode, current_series_input, lake_input
 from mrs_dagster.stages import versions
 from mrs_dagster.stages.baseline import BASELINE_LOOKBACK_DAYS, baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
@@ -15,7 +15,6 @@ from mrs_dagster.stages.detection import (
     detect_minority_reports,
     models_available,
 )
-from mrs_dagster.stages.ingest import SERIES_COLUMNS, SERIES_KEY_COLUMNS, current_sales_series
 
 
 def _landed(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
@@ -31,7 +30,7 @@ def _empty_shard(context: AssetExecutionContext, sales_timeseries_data: pd.DataF
 
 def _current_series(sales_timeseries_data: pd.DataFrame, scope: ReplayScope) -> pd.DataFrame:
     """The current series of the scope's stores, whole history (the baseline learns from it)."""
-    return scope.stores_of(current_sales_series(_landed(sales_timeseries_data)))
+    return scope.stores_of(_landed(sales_timeseries_data))
 
 
 @asset(group_name="detection", ins={"sales_timeseries_data": lake_input(0, ("ts",))}, **contract("model_generations"))
@@ -54,14 +53,13 @@ def model_generations(
     return new
 
 
-@asset(group_name="detection", ins={"sales_timeseries_data": lake_input(columns=SERIES_KEY_COLUMNS)},
-       **contract("evaluation_versions"))
+@asset(group_name="detection", ins={"sales_timeseries_data": current_series_input()}, **contract("evaluation_versions"))
 def evaluation_versions(
     context: AssetExecutionContext, mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, model_generations: pd.DataFrame
 ) -> pd.DataFrame:
     """Per store, the steps of its evaluation version: what a corrected resend or a model update
     re-evaluated, and so which rows of every log are current."""
-    steps = versions.evaluation_versions(versions.feed_versions(current_sales_series(sales_timeseries_data)), model_generations)
+    steps = versions.evaluation_versions(versions.feed_versions(sales_timeseries_data), model_generations)
     reevaluated = versions.corrected_spans(steps)
     context.add_output_metadata({
         "reevaluated_stores": int(reevaluated["store_id"].nunique()),
@@ -70,7 +68,7 @@ def evaluation_versions(
     return steps.assign(run_id=mrs.current_run_id())
 
 
-@asset(group_name="detection", pool=DETECTION_POOL, ins={"sales_timeseries_data": lake_input(BASELINE_LOOKBACK_DAYS, SERIES_COLUMNS)},
+@asset(group_name="detection", pool=DETECTION_POOL, ins={"sales_timeseries_data": current_series_input(BASELINE_LOOKBACK_DAYS)},
        **contract("baseline_sales_model_prediction_log"))
 def baseline_sales_model_prediction_log(
     context: AssetExecutionContext, mrs: MRSConfig, scope: ReplayScope, models: DetectionModels, engine: StageEngine,
@@ -88,7 +86,7 @@ def baseline_sales_model_prediction_log(
 
 
 @asset(group_name="detection", pool=DETECTION_POOL,
-       ins={"sales_timeseries_data": lake_input(0, SERIES_COLUMNS), "baseline_sales_model_prediction_log": lake_input(0)},
+       ins={"sales_timeseries_data": current_series_input(0), "baseline_sales_model_prediction_log": lake_input(0)},
        **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     context: AssetExecutionContext,
@@ -114,7 +112,7 @@ def anomaly_classifier_model_prediction_log(
 
 
 @asset(group_name="detection", pool=DETECTION_POOL,
-       ins={"sales_timeseries_data": lake_input(DETECTION_LOOKBACK_DAYS, SERIES_COLUMNS),
+       ins={"sales_timeseries_data": current_series_input(DETECTION_LOOKBACK_DAYS),
             "baseline_sales_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS),
             "anomaly_classifier_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS)},
        **contract("minority_reports_detected_log"))

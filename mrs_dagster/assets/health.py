@@ -8,7 +8,6 @@ from mrs_dagster.assets.slo_checks import LAG_CHECKED, finalised_reports, measur
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
 from mrs_dagster.stages import slo
-from mrs_dagster.stages.ingest import current_sales_series
 from mrs_dagster.stages.series_grid import data_gaps
 
 # Written by slo_alerts_sensor, not by a run: an external asset, shown beside health.
@@ -37,16 +36,17 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
     reports = finalised_reports(mrs, run_mode)
     rows = []
     for name in _LOGS:
-        wanted = [c for c in ("written_at", slo.STATUS_COLUMNS.get(name)) if c in DATASETS[name].columns]
-        log = lake.read(name, run_id=run_id, columns=wanted or ["run_id"])
+        status = slo.STATUS_COLUMNS.get(name)
         dead = _DEAD_LETTERS.get(name)
         lag = measure_lag(mrs, run_mode, name) if name in LAG_CHECKED else None
+        last_written_at = lake.newest(name, "written_at", run_id) if "written_at" in DATASETS[name].columns else None
         rows.append({
             "dataset": name,
-            "last_written_at": log["written_at"].max() if "written_at" in log and len(log) else pd.NaT,
-            "rows": len(log),
-            "rows_by_status": json.dumps(slo.rows_by_status(name, log)),
-            "dead_letters": len(lake.read(dead, run_id=run_id, columns=["run_id"])) if dead else 0,
+            "last_written_at": pd.NaT if last_written_at is None else last_written_at,
+            "rows": lake.count(name, run_id),
+            "rows_by_status": json.dumps(slo.rows_by_status(name, lake.read(name, run_id=run_id, columns=[status]))
+                                         if status else {}),
+            "dead_letters": lake.count(dead, run_id) if dead else 0,
             "degraded_share": float(reports["is_degraded"].mean()) if name == "minority_reports_finalised_log" and len(reports) else None,
             "coverage": slo.attribution_coverage(reports) if name == "minority_reports_proposed_attribution_log" else None,
             "lag_minutes": lag.minutes if lag else None,
@@ -54,8 +54,8 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
             "slo_met": lag.met if lag else None,
         })
     table = pd.DataFrame(rows).assign(run_id=run_id)
-    series = lake.read("sales_timeseries_data", run_id=run_id, columns=["store_id", "sku", "ts", "feed_version"])
-    gaps = data_gaps(current_sales_series(series)).assign(run_id=run_id) if len(series) else DATASETS["data_gaps"].empty()
+    series = lake.current_series(run_id)
+    gaps = data_gaps(series).assign(run_id=run_id) if len(series) else DATASETS["data_gaps"].empty()
     shown = table.drop(columns="run_id").assign(last_written_at=table["last_written_at"].astype(str))
     yield Output(table, "health", metadata={
         "health": MetadataValue.md(shown.to_markdown(index=False)),

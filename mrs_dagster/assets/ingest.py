@@ -54,8 +54,7 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
             f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?", allow_retries=False
         )
     run_id, lake = mrs.current_run_id(), run_mode.lake(mrs)
-    ingested = {source_file for name in ("unified_sales_data", "unified_sales_data_errors")
-                for source_file in lake.read(name, run_id=run_id, columns=["source_file"])["source_file"].unique()}
+    ingested = set().union(*(lake.distinct(name, "source_file", run_id) for name in ("unified_sales_data", "unified_sales_data_errors")))
     valid, errors = [], []
     files = 0
     for source_file, rows in read_deliveries(mrs.path, skip=ingested):

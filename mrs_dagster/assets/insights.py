@@ -8,10 +8,9 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.explain import optional_reference
 from mrs_dagster.cohorts.membership import current_members
 from mrs_dagster.hydration import newest_tick
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, lake_input
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, current_series_input
 from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashboard, chart_data, write_site
 from mrs_dagster.stages.hydrate import latest
-from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.insights import money, rank_insights
 from mrs_dagster.stages.segment_trends import daily_sales, latest_week
 from mrs_dagster.stages.segment_trends import segment_trends as compute_segment_trends
@@ -43,7 +42,7 @@ def insights(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, 
 
 
 @asset(group_name="insights", deps=["reference_data", "cohort_membership_log"], pool=REFRESH_POOL,
-       ins={"sales_timeseries_data": lake_input(columns=SERIES_COLUMNS)}, **contract("segment_trends"))
+       ins={"sales_timeseries_data": current_series_input()}, **contract("segment_trends"))
 def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, minority_events: pd.DataFrame,
                    minority_reports: pd.DataFrame, sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     """Per region, category, cause and cohort, per day and week: events, sales at stake, the share
@@ -54,7 +53,7 @@ def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: Run
     members = pd.concat([current_members(log, c)[1].assign(cohort_id=c) for c in sorted(log["cohort_id"].unique())]
                         + [pd.DataFrame(columns=["cohort_id", "entity_type", "store_id", "sku"])], ignore_index=True)
     stores, skus = (optional_reference(context, mrs, run_mode, name) for name in ("stores", "skus"))
-    sales = daily_sales(current_sales_series(sales_timeseries_data))
+    sales = daily_sales(sales_timeseries_data)
     trends = compute_segment_trends(minority_reports, minority_events, sales, stores, skus, members, run_id)
     last = latest_week(trends)
     shown = last[["dimension", "segment", "events", "events_change", "sales_at_stake", "sales_at_stake_change", "share_affected"]]
@@ -74,12 +73,11 @@ def dashboard(mrs: MRSConfig, run_mode: RunMode, insights: pd.DataFrame,
     """The static dashboard under `lake/dashboard/`: top findings, each top event's sales against
     baseline, events by cause over time, a store x day heat map and the health panel."""
     lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
-    series, baseline = chart_data(lake, run_id, sorted(insights["store_id"].head(TOP_CHARTS).unique()))
+    series, baseline = chart_data(lake, run_id, insights.head(TOP_CHARTS))
     files = build_dashboard(DashboardInputs(
         insights=insights, segment_trends=segment_trends, health=lake.read("health", run_id=run_id),
         series=series, baseline=baseline,
-        error_rows=len(lake.read("unified_sales_data_errors", run_id=run_id, columns=["run_id"])),
-        valid_rows=len(lake.read("unified_sales_data", run_id=run_id, columns=["run_id"])),
+        error_rows=lake.count("unified_sales_data_errors", run_id), valid_rows=lake.count("unified_sales_data", run_id),
         run_id=run_id, newest_tick=newest_tick(lake, run_id), currency=mrs.currency,
     ))
     write_site(files, lake.dashboard_dir)

@@ -58,8 +58,8 @@ def _lag_check(name: str):
 @asset_check(asset="unified_sales_data_errors", name="error_rate",
              description="Under 1% of landed rows end in the dead letters (seed 001 §11).")
 def error_rate(mrs: MRSConfig, run_mode: RunMode) -> AssetCheckResult:
-    valid = len(_read(mrs, run_mode, "unified_sales_data", ["run_id"]))
-    errors = len(_read(mrs, run_mode, "unified_sales_data_errors", ["run_id"]))
+    lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
+    valid, errors = lake.count("unified_sales_data", run_id), lake.count("unified_sales_data_errors", run_id)
     rate = slo.error_rate(valid, errors)
     return AssetCheckResult(
         passed=rate < slo.MAX_ERROR_RATE,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from mrs_dagster.lake import Lake
+from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.reporting import charts
 from mrs_dagster.stages import dashboard
 from mrs_dagster.stages.ingest import current_sales_series
@@ -24,6 +24,8 @@ from mrs_dagster.stages.segment_trends import latest_week
 TEMPLATES = Environment(loader=PackageLoader("mrs_dagster.reporting"), autoescape=select_autoescape())
 TOP_FINDINGS = 10
 TOP_CHARTS = 6
+# The overview charts' span: a day's bar stays readable, and drawing costs the same on any history.
+OVERVIEW_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,21 @@ class Chart:
         return struct.unpack(">II", self.png[16:24])
 
 
-def chart_data(lake: Lake, run_id: str, store_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The current sales series and the baseline's predictions of `store_ids`, for event charts."""
-    series = current_sales_series(lake.read(
-        "sales_timeseries_data", run_id=run_id, store_ids=store_ids,
-        columns=["store_id", "sku", "ts", "sales_value", "feed_version"]))
-    baseline = lake.read("baseline_sales_model_prediction_log", run_id=run_id, store_ids=store_ids,
-                         columns=["store_id", "sku", "ts", "expected_sales_value", "written_at", "version"])
-    return series, baseline
+def chart_data(lake: Lake, run_id: str, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The current sales series and the baseline's predictions the charts of `events` (rows with
+    store_id, window_start, window_end) show: each event's store in its window and context, read
+    alone (the logs are sorted by tick and written at it, so a read skips the rest of history)."""
+    series = _around(lake, "sales_timeseries_data", run_id, ["store_id", "sku", "ts", "sales_value", "feed_version"], events)
+    baseline = _around(lake, "baseline_sales_model_prediction_log", run_id,
+                       ["store_id", "sku", "ts", "expected_sales_value", "written_at", "version"], events)
+    return current_sales_series(series), baseline
+
+
+def _around(lake: Lake, name: str, run_id: str, columns: list[str], events: pd.DataFrame) -> pd.DataFrame:
+    reads = [lake.read(name, run_id=run_id, columns=columns, store_ids=[e.store_id], since=e.window_start - dashboard.CONTEXT,
+                       as_of=e.window_end + dashboard.CONTEXT) for e in events.itertuples(index=False)]
+    # Two events of a store can overlap: a row read twice would count twice.
+    return pd.concat(reads, ignore_index=True).drop_duplicates() if reads else dataset(name).empty()[columns]
 
 
 def event_chart(series: pd.DataFrame, baseline: pd.DataFrame, event, currency: str) -> Chart:
@@ -93,18 +102,20 @@ def build_dashboard(inputs: DashboardInputs) -> dict[str, bytes]:
     ]
     overview = []
     if len(insights):
-        counts = dashboard.events_by_cause(insights)
+        recent = dashboard.recent_events(insights, OVERVIEW_DAYS)
+        counts = dashboard.events_by_cause(recent)
         busiest = counts.sum().idxmax()
         overview.append(figure("events-by-cause.png", Chart(charts.events_by_cause(counts), (
-            f"Stacked bar chart of {len(insights)} minority events per day by cause, {counts.index.min():%d %b} to "
+            f"Stacked bar chart of {len(recent)} minority events per day by cause, {counts.index.min():%d %b} to "
             f"{counts.index.max():%d %b}; the most common cause is {busiest.replace('_', ' ')} "
-            f"({int(counts[busiest].sum())} events).")), id="events-by-cause", heading="Events over time by cause"))
-        matrix = dashboard.money_by_store_and_day(insights)
+            f"({int(counts[busiest].sum())} events).")), id="events-by-cause",
+            heading=f"Events by cause, last {OVERVIEW_DAYS} days"))
+        matrix = dashboard.money_by_store_and_day(recent)
         store, day = matrix.stack().idxmax()
         overview.append(figure("store-day-heat-map.png", Chart(charts.money_heat_map(matrix, currency), (
             f"Heat map of money at stake for {len(matrix)} stores by day; the most, "
             f"{money(matrix.to_numpy().max(), currency)}, at store {store} on {day:%d %b}.")),
-            id="store-day-heat-map", heading="Money at stake by store and day"))
+            id="store-day-heat-map", heading=f"Money at stake by store and day, last {OVERVIEW_DAYS} days"))
     page = TEMPLATES.get_template("dashboard.html").render(
         title="MRS dashboard", run_id=inputs.run_id, insights=insights,
         newest_tick=f"{inputs.newest_tick:%Y-%m-%d %H:%M} UTC" if inputs.newest_tick is not None else "no data",

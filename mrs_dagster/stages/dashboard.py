@@ -26,6 +26,12 @@ def sales_against_baseline(series: pd.DataFrame, baseline: pd.DataFrame, event) 
     return pd.DataFrame({"sales": sales, "baseline": expected}).sort_index().fillna(0.0).rename_axis("ts").reset_index()
 
 
+def recent_events(insights: pd.DataFrame, days: int) -> pd.DataFrame:
+    """The events that started in the `days` (UTC) days up to the newest event's start day."""
+    first_day = insights["window_start"].max().floor("D") - pd.Timedelta(days=days - 1)
+    return insights[insights["window_start"] >= first_day]
+
+
 def events_by_cause(insights: pd.DataFrame) -> pd.DataFrame:
     """Events per day (by window start) and cause, causes in the taxonomy's order."""
     days = insights["window_start"].dt.floor("D").rename("day")

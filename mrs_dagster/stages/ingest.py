@@ -108,10 +108,8 @@ def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
     return without(ordered, resent)[SALES_TIMESERIES_DATA.columns]
 
 
-# What `current_sales_series` needs of the series to tell its current rows.
-SERIES_KEY_COLUMNS = ("store_id", "sku", "ts", "feed_version")
 # What the stages use of the series: its keys and values, not who sent a row or when it was written.
-SERIES_COLUMNS = (*SERIES_KEY_COLUMNS, "units", "sales_value")
+SERIES_COLUMNS = ("store_id", "sku", "ts", "feed_version", "units", "sales_value")
 
 
 def current_sales_series(timeseries: pd.DataFrame) -> pd.DataFrame:

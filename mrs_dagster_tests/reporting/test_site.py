@@ -3,7 +3,9 @@ import re
 import pandas as pd
 
 from mrs_dagster.contracts import DATASETS
-from mrs_dagster.reporting.site import DashboardInputs, build_dashboard, write_site
+from mrs_dagster.lake import Lake
+from mrs_dagster.reporting.site import DashboardInputs, build_dashboard, chart_data, write_site
+from mrs_dagster.stages.dashboard import CONTEXT
 from mrs_dagster.stages.insights import rank_insights
 from mrs_dagster.stages.segment_trends import daily_sales, segment_trends
 from mrs_dagster_tests.stages.test_insights import ATTRIBUTION, EVENTS, REPORTS, SKUS, STORES, T
@@ -44,3 +46,24 @@ def test_the_site_has_a_chart_per_top_event_and_an_overview_each_image_with_alt_
 def test_a_world_without_events_gets_a_dashboard_that_says_so():
     files = build_dashboard(inputs(DATASETS["insights"].empty()))
     assert list(files) == ["index.html"] and "No minority events: nothing to rank." in files["index.html"].decode()
+
+
+def test_chart_data_reads_each_events_store_around_its_window_once(tmp_path):
+    ticks = pd.date_range("2026-03-02", "2026-03-04", freq="5min", tz="UTC", inclusive="left")
+    rows = pd.DataFrame([{"retailer": "northmart", "store_id": s, "sku": "A", "ts": t, "feed_version": 1, "units": 1.0,
+                          "sales_value": 2.0, "written_at": t, "run_id": "run-1"} for s in ("301", "302") for t in ticks])
+    lake = Lake(tmp_path / "lake")
+    lake.append("sales_timeseries_data", rows)
+    predictions = rows.drop(columns=["retailer", "feed_version", "units", "sales_value"])
+    lake.append("baseline_sales_model_prediction_log",
+                predictions.assign(expected_units=1.0, expected_sales_value=2.0, model_version="v1", version=1))
+    at = pd.Timestamp("2026-03-03 12:00", tz="UTC")
+    events = pd.DataFrame({"store_id": ["301", "301"], "window_start": [at, at + pd.Timedelta(hours=1)],
+                           "window_end": [at + pd.Timedelta(hours=2), at + pd.Timedelta(hours=2)]})
+    series, baseline = chart_data(lake, "run-1", events)
+    expected = pd.date_range(at - CONTEXT, at + pd.Timedelta(hours=2) + CONTEXT, freq="5min")
+    for frame in (series, baseline):
+        assert set(frame["store_id"]) == {"301"}
+        assert sorted(frame["ts"]) == list(expected)  # the overlapping events' ticks once each
+    empty_series, empty_baseline = chart_data(lake, "run-1", events.head(0))
+    assert empty_series.empty and empty_baseline.empty

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from mrs_dagster.stages.dashboard import money_by_store_and_day, sales_against_baseline, slo_panel
+from mrs_dagster.stages.dashboard import money_by_store_and_day, recent_events, sales_against_baseline, slo_panel
 
 T = pd.Timestamp("2026-03-10 12:00", tz="UTC")
 EVENT = pd.Series({"store_id": "S1", "skus": "A,B", "window_start": T, "window_end": T + pd.Timedelta(minutes=10)})
@@ -25,6 +25,13 @@ def test_the_heat_map_sums_money_per_store_and_day():
     matrix = money_by_store_and_day(insights)
     assert matrix.loc["S1", T.floor("D")] == 15.0 and matrix.loc["S2", T.floor("D")] == 0.0
     assert matrix.loc["S2", (T + pd.Timedelta(days=1)).floor("D")] == 7.0
+
+
+def test_recent_events_are_those_started_in_the_last_days_up_to_the_newest_events_day():
+    starts = [T - pd.Timedelta(days=3), T - pd.Timedelta(days=2, hours=13), T - pd.Timedelta(days=2), T]
+    insights = pd.DataFrame({"event_id": ["e1", "e2", "e3", "e4"], "window_start": starts})
+    assert recent_events(insights, 3)["event_id"].tolist() == ["e3", "e4"]  # from 8 March, 00:00 UTC
+    assert recent_events(insights, 4)["event_id"].tolist() == ["e1", "e2", "e3", "e4"]
 
 
 def test_the_health_panel_flags_each_breached_slo():
