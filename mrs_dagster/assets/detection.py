@@ -5,7 +5,15 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.lake import dataset
 from mrs_dagster.partitions import running_shard
-from mrs_dagster.resources import DETECTION_POOL, DetectionModels, MRSConfig, ReplayScope, RunMode, current_series_input, lake_input
+from mrs_dagster.resources import (
+    DETECTION_POOL,
+    DetectionModels,
+    MRSConfig,
+    ReplayScope,
+    RunMode,
+    current_series_input,
+    lake_input,
+)
 from mrs_dagster.stages import versions
 from mrs_dagster.stages.baseline import BASELINE_LOOKBACK_DAYS, baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
