@@ -150,11 +150,10 @@ def test_dedup_by_source_file_appends_only_the_new_deliveries_lines(tmp_path):
     assert sorted(lake.read("unified_sales_data")["source_file"].unique()) == ["landing/sales/a.csv", "landing/sales/b.csv"]
 
 
-def series_rows(ts: list[str], feed_version: int, units: float, store_id: str = "301") -> pd.DataFrame:
+def series_rows(ts: list[str], feed_version: int, units: float) -> pd.DataFrame:
     ticks = pd.to_datetime(ts, utc=True)
-    return pd.DataFrame({"retailer": "northmart", "store_id": store_id, "sku": "A", "ts": ticks, "feed_version": feed_version,
-                         "units": units,
-                         "sales_value": 2 * units, "written_at": ticks, "run_id": "run-1"})
+    return pd.DataFrame({"retailer": "northmart", "store_id": "301", "sku": "A", "ts": ticks, "feed_version": feed_version,
+                         "units": units, "sales_value": 2 * units, "written_at": ticks, "run_id": "run-1"})
 
 
 def test_the_current_series_is_the_highest_feed_version_and_follows_each_new_append(tmp_path):
