@@ -274,13 +274,11 @@ class Lake:
         return self.catalog.load_table(self._identifier(name)).metadata.current_snapshot_id
 
 
+# `snapshot` (the table's current one when called) keys both caches: an append makes a new one.
 @functools.lru_cache(maxsize=32)
 def _newest(lake_dir: Path, namespace: str, name: str, snapshot: int, column: str,
             run_id: str | None) -> pd.Timestamp | None:
-    row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
-    table = Lake(lake_dir, namespace).catalog.load_table((namespace, dataset(name).name))
-    times = table.scan(row_filter=row_filter, selected_fields=(column,), snapshot_id=snapshot).to_arrow()
-    newest = pc.max(times[column]).as_py()
+    newest = pc.max(Lake(lake_dir, namespace)._column(name, column, run_id)).as_py()
     return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
 
 
