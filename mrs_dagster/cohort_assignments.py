@@ -78,7 +78,8 @@ def job_state(mrs: MRSConfig, job_id: str) -> dict | None:
     if rows.empty:
         return None
     stage = rows["status"].map({"queued": 0, "running": 1, "completed": 2, "failed": 2})
-    return rows.assign(_stage=stage).sort_values(["written_at", "processed", "_stage"]).iloc[-1].drop("_stage").to_dict()
+    newest = rows.assign(_stage=stage).sort_values(["written_at", "processed", "_stage"]).iloc[-1].drop("_stage")
+    return newest.astype(object).where(newest.notna(), None).to_dict()  # NULL as None: the state is printed as JSON
 
 
 def run_job(mrs: MRSConfig, specs: CohortSpecs, job_id: str, dagster_run_id: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
@@ -36,13 +37,21 @@ VERDICTS = ("anomaly", "expected", "not_anomaly", "new_trend", "no_feedback")
 CLUSTER_LABELS = ("sku_across_stores", "store_wide", "region_multi_store", "store_multi_sku", "isolated")
 
 
+# Text as the lake hands it over: Arrow-backed strings, missing as NaN (pandas 3's default `str`).
+# Against Python string objects, a big log takes about a third of the memory and its NULL checks,
+# key lookups and conversion back to Arrow stop touching every cell from Python.
+TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
 @pandas_engine.Engine.register_dtype
 @dtypes.immutable
 class Text(pandas_engine.NpString):
-    """pandera's `str`, with the common case (an object column of text and NULLs) recognised in C:
-    pandera coerces and checks every cell with Python calls, which were most of the time a big log
-    took to write (1.6 s per text column of 2.3M rows). Any other column takes pandera's cell by
-    cell path, so its bad rows are still told apart (dead letters)."""
+    """pandera's `str`, accepting text in either form a stage holds it: Arrow-backed (`TEXT_DTYPE`,
+    what the lake reads and ingestion parses) or Python strings and NULLs in an object column (what
+    stages build). Both are recognised in C: pandera coerces and checks every cell with Python
+    calls, which were most of the time a big log took to write (1.6 s per text column of 2.3M
+    rows). Any other column takes pandera's cell by cell path, so its bad rows are still told apart
+    (dead letters)."""
 
     def coerce(self, data_container):
         return data_container if _all_text(data_container) else super().coerce(data_container)
@@ -53,7 +62,8 @@ class Text(pandas_engine.NpString):
 
 
 def _all_text(values) -> bool:
-    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    return values.dtype == TEXT_DTYPE or (
+        values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"))
 
 
 def _str(nullable: bool = False, **kw) -> pa.Column:
@@ -814,8 +824,8 @@ def coerced(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_as(dtype, values: pd.Series) -> bool:
-    # A text column comes out of Arrow as Python strings and None: nothing to coerce.
-    return values.dtype == object if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
+    # A text column comes out of Arrow as TEXT_DTYPE: nothing to coerce.
+    return values.dtype in (object, TEXT_DTYPE) if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
 
 
 def _in_order(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:

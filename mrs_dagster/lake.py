@@ -30,7 +30,7 @@ from pyiceberg.expressions import (
     LessThanOrEqual,
 )
 
-from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, Dataset, coerced, conform, split_valid
+from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TEXT_DTYPE, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.shards import StoreShard
@@ -137,7 +137,7 @@ class Lake:
     def _append_new(self, name: str, rows: pd.DataFrame) -> int:
         ds = dataset(name)
         table = self._table(name)
-        stored_keys = table.scan(row_filter=_key_lookup(ds, rows), selected_fields=ds.key).to_arrow().to_pandas()
+        stored_keys = _pandas(table.scan(row_filter=_key_lookup(ds, rows), selected_fields=ds.key).to_arrow())
         if not stored_keys.empty:
             stored_keys = conform_keys(ds, stored_keys).drop_duplicates()  # a broken writer's duplicates
             merged = rows.merge(stored_keys.assign(_stored=True), on=list(ds.key), how="left")
@@ -290,10 +290,14 @@ def _current_series(lake_dir: Path, namespace: str, snapshot: int, run_id: str, 
     return current_sales_series(rows)
 
 
+_ARROW_TEXT = {pyarrow.string(): TEXT_DTYPE, pyarrow.large_string(): TEXT_DTYPE}
+
+
 def _pandas(rows: pyarrow.Table) -> pd.DataFrame:
-    """Arrow rows in pandas, times in the contracts' nanoseconds (Iceberg stores microseconds):
-    converted in Arrow, as pandera's coercion of a time column costs seconds on a big log."""
-    return rows.to_pandas(coerce_temporal_nanoseconds=True)
+    """Arrow rows in pandas: text as `TEXT_DTYPE` (its Arrow buffers, not a Python object a cell),
+    times in the contracts' nanoseconds (Iceberg stores microseconds), both converted in Arrow, as
+    pandera's coercion of a column costs seconds on a big log."""
+    return rows.to_pandas(coerce_temporal_nanoseconds=True, types_mapper=_ARROW_TEXT.get)
 
 
 def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:

@@ -10,6 +10,7 @@ import pandas as pd
 import pandera.errors
 import pytest
 
+from mrs_dagster.contracts import DATASETS, TEXT_DTYPE, contract_report
 from mrs_dagster.lake import Lake, UnknownDatasetError
 from mrs_dagster.stages.shards import StoreShard
 
@@ -32,6 +33,22 @@ def test_append_dedups_on_the_idempotent_key(tmp_path):
     assert lake.append("baseline_sales_model_prediction_log", baseline_rows(10)) == 0
     assert lake.append("baseline_sales_model_prediction_log", baseline_rows(12)) == 2
     assert len(lake.read("baseline_sales_model_prediction_log")) == 12
+
+
+def test_text_reads_as_arrow_backed_strings_that_pass_the_contract_and_dedup_as_written(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    ts = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+    rows = pd.DataFrame({"store_id": "301", "sku": ["A", "B"], "ts": ts, "anomaly_score": 9.0, "anomaly_flag": True,
+                         "direction": ["spike", None], "window_ticks": 3, "severity_score": 0.5,
+                         "model_version": "v1", "written_at": ts, "version": 1, "run_id": "run-1"})
+    lake.append("anomaly_classifier_model_prediction_log", rows)
+    read = lake.read("anomaly_classifier_model_prediction_log")
+    text = ["store_id", "sku", "direction", "model_version", "run_id"]
+    assert (read[text].dtypes == TEXT_DTYPE).all()
+    assert read["direction"].iloc[0] == "spike" and pd.isna(read["direction"].iloc[1])
+    report = contract_report(DATASETS["anomaly_classifier_model_prediction_log"], read)
+    assert report.contract_failures.empty and report.required_nulls == {}
+    assert lake.append("anomaly_classifier_model_prediction_log", read) == 0
 
 
 def test_read_as_of_and_by_run_id(tmp_path):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
+from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
 from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
@@ -26,12 +26,12 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
         reasons = pd.Series(f"missing column(s): {', '.join(missing)}", index=raw.index)
         return UNIFIED_SALES_DATA.empty(), _dead_letters(raw, reasons, source_file, lines, run_id)
 
-    text = {c: raw[c].astype("string[pyarrow]").str.strip() for c in LANDING_COLUMNS}
+    text = {c: raw[c].astype(TEXT_DTYPE).str.strip() for c in LANDING_COLUMNS}
     ts = parse_timestamps(raw["ts"])
     units = pd.to_numeric(text["units"], errors="coerce")
     sales_value = pd.to_numeric(text["sales_value"], errors="coerce")
     if "feed_version" in raw.columns:
-        fv_text = raw["feed_version"].astype("string[pyarrow]").str.strip().replace("", pd.NA)
+        fv_text = raw["feed_version"].astype(TEXT_DTYPE).str.strip().replace("", np.nan)
         feed_version = pd.to_numeric(fv_text, errors="coerce").where(fv_text.notna(), 1)
     else:
         feed_version = pd.Series(1.0, index=raw.index)
