@@ -5,6 +5,7 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode, current_series_input
+from mrs_dagster.stages.frames import concat_rows
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
 
 _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events_ended_log")
@@ -41,7 +42,7 @@ def minority_reports_cohorted_log(
     closures = correction_closures(written, result.cohorted["report_id"], evaluation_versions, run_id)
     if not closures.ended.empty:
         context.log.info(f"{len(closures.ended)} event(s) ended by a re-evaluation")
-    logs = [pd.concat([scope.narrow(a), b], ignore_index=True) for a, b in zip(_parts(result), _parts(closures))]
+    logs = [concat_rows([scope.narrow(a), b]) for a, b in zip(_parts(result), _parts(closures))]
     events = result.events["event_id"].nunique()
     yield Output(logs[0], "minority_reports_cohorted_log", metadata={"events": events})
     yield Output(logs[1], "minority_event_log", metadata={"events": events})

@@ -13,9 +13,10 @@ from dagster import (
 )
 
 from mrs_dagster.assets.dagster_types import contract
-from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS, Dataset
+from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
 from mrs_dagster.landing import read_deliveries
 from mrs_dagster.resources import MRSConfig, RunMode, lake_input
+from mrs_dagster.stages.frames import concat_rows
 from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
 
 reference_data = AssetSpec(
@@ -65,19 +66,14 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
         ok, bad = parse_sales_rows(run_mode.limit(rows), source_file, run_id)
         valid.append(ok)
         errors.append(bad)
-    unified = _concat(valid, UNIFIED_SALES_DATA)
-    dead = _concat(errors, UNIFIED_SALES_DATA_ERRORS)
+    unified = concat_rows([*valid, UNIFIED_SALES_DATA.empty()])
+    dead = concat_rows([*errors, UNIFIED_SALES_DATA_ERRORS.empty()])
     yield Output(unified, "unified_sales_data", metadata={"files": files, "already_ingested": len(ingested), "rows": len(unified)})
     yield Output(
         dead,
         "unified_sales_data_errors",
         metadata={"rows": len(dead), "sample": MetadataValue.md(dead.head(10).to_markdown(index=False))},
     )
-
-
-def _concat(frames: list[pd.DataFrame], dataset: Dataset) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else dataset.empty()
 
 
 @asset(group_name="ingest", ins={"unified_sales_data": lake_input(0)}, **contract("sales_timeseries_data"))

@@ -10,6 +10,7 @@ from mrs_dagster.cohorts.membership import current_members
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, current_series_input
 from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashboard, chart_data, write_site
+from mrs_dagster.stages.frames import concat_rows
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.insights import money, rank_insights
 from mrs_dagster.stages.segment_trends import daily_sales, latest_week
@@ -50,8 +51,8 @@ def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: Run
     their newest generation."""
     run_id = mrs.current_run_id()
     log = run_mode.lake(mrs).read("cohort_membership_log", run_id=run_id)
-    members = pd.concat([current_members(log, c)[1].assign(cohort_id=c) for c in sorted(log["cohort_id"].unique())]
-                        + [pd.DataFrame(columns=["cohort_id", "entity_type", "store_id", "sku"])], ignore_index=True)
+    members = concat_rows([current_members(log, c)[1].assign(cohort_id=c) for c in sorted(log["cohort_id"].unique())]
+                          + [pd.DataFrame(columns=["cohort_id", "entity_type", "store_id", "sku"])])
     stores, skus = (optional_reference(context, mrs, run_mode, name) for name in ("stores", "skus"))
     sales = daily_sales(sales_timeseries_data)
     trends = compute_segment_trends(minority_reports, minority_events, sales, stores, skus, members, run_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mrs_dagster.contracts import COHORT_MEMBERSHIP_LOG
+from mrs_dagster.stages.frames import concat_rows
 
 MEMBER_KEY = ["entity_type", "member_id"]
 MEMBER_COLUMNS = [*MEMBER_KEY, "store_id", "sku"]
@@ -33,7 +34,7 @@ def membership_changes(current: pd.DataFrame, members: pd.DataFrame) -> tuple[pd
 def generation_rows(cohort_id: str, generation: int, added: pd.DataFrame, removed: pd.DataFrame,
                     written_at: pd.Timestamp, run_id: str) -> pd.DataFrame:
     """The `cohort_membership_log` rows of one generation."""
-    rows = pd.concat([added.assign(change="added"), removed.assign(change="removed")], ignore_index=True)
+    rows = concat_rows([added.assign(change="added"), removed.assign(change="removed")])
     if rows.empty:
         return COHORT_MEMBERSHIP_LOG.empty()
     rows = rows.assign(cohort_id=cohort_id, generation=generation, written_at=written_at, run_id=run_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mrs_dagster.contracts import SEGMENT_TRENDS, TREND_PERIODS
+from mrs_dagster.stages.frames import concat_rows
 from mrs_dagster.stages.insights import newsworthy
 
 NO_CAUSE = "none"  # an event no cause could be proposed for
@@ -52,7 +53,7 @@ def segment_trends(reports: pd.DataFrame, events: pd.DataFrame, sales: pd.DataFr
     )
     by_cause = r.assign(segment=r["event_id"].map(events.set_index("event_id")["cause"]).fillna(NO_CAUSE),
                         dimension="cause")
-    combos = pd.concat([sales[["store_id", "sku"]], r[["store_id", "sku"]]]).drop_duplicates()
+    combos = concat_rows([sales[["store_id", "sku"]], r[["store_id", "sku"]]]).drop_duplicates()
     segments = series_segments(combos, stores, skus, members)
     tagged = pd.concat([r.merge(segments, on=["store_id", "sku"]), by_cause], ignore_index=True)
     sales_by_segment = pd.concat(

@@ -1,0 +1,21 @@
+import warnings
+
+import pandas as pd
+
+from mrs_dagster.contracts import TEXT_DTYPE
+from mrs_dagster.stages.frames import concat_rows
+
+
+def test_concat_rows_keeps_text_read_from_the_lake_when_an_empty_frame_joins_it():
+    read = pd.DataFrame({"store_id": pd.array(["301", "302"], dtype=TEXT_DTYPE), "units": [1.0, 2.0]}, index=[5, 6])
+    empty = pd.DataFrame({"store_id": pd.Series(dtype=object), "units": pd.Series(dtype=float)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        rows = concat_rows([empty, read, empty])
+    assert rows["store_id"].dtype == TEXT_DTYPE and rows["store_id"].tolist() == ["301", "302"]
+    assert rows.index.tolist() == [0, 1]
+
+
+def test_concat_rows_of_frames_without_rows_is_the_first():
+    first = pd.DataFrame(columns=["store_id", "sku"])
+    assert concat_rows([first, pd.DataFrame(columns=["other"])]) is first
