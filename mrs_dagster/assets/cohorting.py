@@ -5,8 +5,8 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode, current_series_input
-from mrs_dagster.stages.frames import concat_rows
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
+from mrs_dagster.stages.frames import concat_rows
 
 _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events_ended_log")
 

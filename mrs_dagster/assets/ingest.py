@@ -66,8 +66,8 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
         ok, bad = parse_sales_rows(run_mode.limit(rows), source_file, run_id)
         valid.append(ok)
         errors.append(bad)
-    unified = concat_rows([*valid, UNIFIED_SALES_DATA.empty()])
-    dead = concat_rows([*errors, UNIFIED_SALES_DATA_ERRORS.empty()])
+    unified = concat_rows([UNIFIED_SALES_DATA.empty(), *valid])
+    dead = concat_rows([UNIFIED_SALES_DATA_ERRORS.empty(), *errors])
     yield Output(unified, "unified_sales_data", metadata={"files": files, "already_ingested": len(ingested), "rows": len(unified)})
     yield Output(
         dead,
