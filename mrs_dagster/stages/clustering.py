@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import REPORT_TICK_COLUMNS
-from mrs_dagster.stages.identity import stable_id
+from mrs_dagster.stages.identity import stable_ids
 from mrs_dagster.stages.reference import with_region_and_category
 
 
@@ -81,9 +81,12 @@ def cluster_reports(
         "region_multi_store": ("region", r["region"], region_start),
         "isolated": ("isolated", r["report_id"], pd.Series(pd.NaT, index=r.index)),
     }
-    cluster_id = [
-        stable_id(anchors[lab][0], anchors[lab][1].iat[i], anchors[lab][2].iat[i]) for i, lab in enumerate(label)
-    ]
+    labelled = [label.eq(lab).to_numpy() for lab in anchors]
+    kind, key, start = (
+        np.select(labelled, [np.broadcast_to(np.asarray(parts[part], dtype=object), len(r)) for parts in anchors.values()], None)
+        for part in range(3)
+    )
+    cluster_id = stable_ids(kind, key, start)
     return r[REPORT_TICK_COLUMNS].assign(
         cluster_id=cluster_id, cluster_label=label, cluster_size=size.astype("int64"), run_id=run_id
     )
