@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -18,3 +20,12 @@ def without(rows: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
     """`rows` but those flagged in `drop`; `rows` itself when none is, as filtering copies every
     row (each text cell a Python object) even when it keeps them all."""
     return rows[~drop] if drop.any() else rows
+
+
+def text_positions(values: pd.Series, labels) -> np.ndarray:
+    """The position in `labels` of each of the text `values`, -1 where absent or missing. By Arrow's
+    hash lookup: `Index.get_indexer` makes a Python object of every Arrow text cell first (5 million
+    store ids: 1.37 s, against 0.09 s here)."""
+    text = pa.large_string()  # as the lake's text reads; an empty or all-missing column reads as nulls
+    found = pc.index_in(pa.array(values).cast(text), value_set=pa.array(np.asarray(labels, dtype=object), text))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.stages.frames import text_positions
 from mrs_dagster.stages.timestamps import TICK
 from mrs_dagster.stages.versions import evaluation_versions, feed_versions, version_at
 
@@ -66,7 +67,7 @@ class StoreGrid:
     def cells(self, frame: pd.DataFrame, column: str, fill: float = np.nan) -> np.ndarray:
         """A (K, J) array of `column` from long rows of this store (rows off the grid ignored)."""
         out = np.full((len(self.skus), len(self.ticks)), fill, dtype=float)
-        k = pd.Index(self.skus).get_indexer(frame["sku"])
+        k = text_positions(frame["sku"], self.skus)
         j = self.ticks.get_indexer(pd.DatetimeIndex(frame["ts"]))
         on_grid = (k >= 0) & (j >= 0)
         out[k[on_grid], j[on_grid]] = frame[column].to_numpy(dtype=float)[on_grid]
@@ -81,7 +82,7 @@ def store_grid(store_series: pd.DataFrame, versions: pd.DataFrame) -> StoreGrid:
     ticks = ticks[~silent]
     tick_index = pd.DatetimeIndex(ticks, tz="UTC")
     skus = np.sort(store_series["sku"].unique())
-    k = np.searchsorted(skus, store_series["sku"].to_numpy())
+    k = text_positions(store_series["sku"], skus)
     j = np.searchsorted(ticks, ts_ns)
     shape = (len(skus), len(ticks))
     units, sales = np.zeros(shape), np.zeros(shape)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import RESOLUTION_DATA_CORRECTION, RESOLUTION_MODEL_UPDATE
-from mrs_dagster.stages.frames import without
+from mrs_dagster.stages.frames import text_positions, without
 
 _STEP = ["version", "data_version", "model_generation"]
 
@@ -91,13 +91,13 @@ def steps_at(frame: pd.DataFrame, versions: pd.DataFrame, ts_column: str = "writ
     step rank: no sort or join of the rows."""
     steps = versions.sort_values(["store_id", "effective_from"], kind="stable")
     stores = pd.Index(steps["store_id"].unique())
-    step_store = stores.get_indexer(steps["store_id"])
+    step_store = text_positions(steps["store_id"], stores)
     rank = steps.groupby("store_id", sort=False).cumcount().to_numpy()
     # One row more than the stores: a row of a store without steps (index -1) lands on it, never reached.
     grid = (len(stores) + 1, int(rank.max()) + 1 if len(steps) else 0)
     starts = np.full(grid, np.iinfo(np.int64).max)
     starts[step_store, rank] = _nanoseconds(steps["effective_from"])
-    row_store, row_time = stores.get_indexer(frame["store_id"]), _nanoseconds(frame[ts_column])
+    row_store, row_time = text_positions(frame["store_id"], stores), _nanoseconds(frame[ts_column])
     result = {}
     for column in _STEP:
         values = np.ones(grid, dtype=np.int64)

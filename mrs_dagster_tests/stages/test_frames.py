@@ -1,9 +1,10 @@
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import TEXT_DTYPE
-from mrs_dagster.stages.frames import concat_rows
+from mrs_dagster.stages.frames import concat_rows, text_positions
 
 
 def test_concat_rows_keeps_text_read_from_the_lake_when_an_empty_frame_joins_it():
@@ -19,3 +20,12 @@ def test_concat_rows_keeps_text_read_from_the_lake_when_an_empty_frame_joins_it(
 def test_concat_rows_of_frames_without_rows_is_the_first():
     first = pd.DataFrame(columns=["store_id", "sku"])
     assert concat_rows([first, pd.DataFrame(columns=["other"])]) is first
+
+
+def test_text_positions_finds_each_value_in_the_labels_minus_one_for_absent_or_missing():
+    values = pd.Series(["327", "301", None, "999", "327"], dtype=TEXT_DTYPE)
+
+    assert text_positions(values, np.array(["301", "327"], dtype=object)).tolist() == [1, 0, -1, -1, 1]
+    assert text_positions(pd.Series(["b", np.nan], dtype=object), ["a", "b"]).tolist() == [1, -1]
+    assert text_positions(pd.Series([None], dtype=object), ["a"]).tolist() == [-1]
+    assert text_positions(pd.Series([], dtype=object), ["a"]).tolist() == []
