@@ -37,6 +37,7 @@ from mrs_dagster.contracts import (
     USER_MINORITY_EVENTS_EDITS_LOG,
 )
 from mrs_dagster.stages.cohorting import CohortingResult
+from mrs_dagster.stages.frames import text_positions
 from mrs_dagster.stages.hydrate import hydrate_events, latest, report_events
 from mrs_dagster.stages.versions import corrected_spans, current_rows, version_at
 
@@ -60,7 +61,10 @@ class ReportLogs:
         if self.versions is None or self.versions.empty:
             return self
         current = current_rows(self.detected, self.versions)
-        superseded = self.detected.loc[~self.detected["report_id"].isin(current["report_id"]), "report_id"].unique()
+        # Not `isin`: pandas makes an Arrow scalar of each of the current rows' ids (7.5 s of a 9.7 s
+        # hydrate on 213,006 report rows).
+        gone = text_positions(self.detected["report_id"], current["report_id"].unique()) < 0
+        superseded = self.detected.loc[gone, "report_id"].unique()
 
         def per_report(log: pd.DataFrame | None) -> pd.DataFrame | None:
             if log is None:
