@@ -65,6 +65,7 @@ from mrs_dagster.resources import (
 )
 from mrs_dagster.sensors import (
     COHORT_JOB,
+    MAIN_JOB,
     RECALL_JOB,
     REPLAY_JOB,
     cluster_recall_sensor,
@@ -72,12 +73,12 @@ from mrs_dagster.sensors import (
     corrected_feed_sensor,
     evidence_recall_sensor,
     model_recall_sensor,
+    new_delivery_sensor,
     review_reports_scheduler,
     slo_alerts_sensor,
 )
 from mrs_dagster.stages.shards import StoreShard
 
-MAIN_JOB = "mrs_all_assets"
 INSIGHTS_JOB = "mrs_insights"
 RECALLED = ["minority_reports_proposed_attribution_log", "minority_reports_finalised_log", "minority_reports",
             "minority_events"]
@@ -208,7 +209,7 @@ def build_definitions(
                 "consolidate: what the recall sensors and the review schedule launch.",
             ),
         ],
-        sensors=[corrected_feed_sensor, model_recall_sensor, cluster_recall_sensor, evidence_recall_sensor,
+        sensors=[new_delivery_sensor, corrected_feed_sensor, model_recall_sensor, cluster_recall_sensor, evidence_recall_sensor,
                  slo_alerts_sensor, cohort_reevaluation_sensor],
         schedules=[review_reports_scheduler],
     )

@@ -39,25 +39,42 @@ class RunWindow:
 
 def plan_run(data_dir: Path, lake: Lake, run_id: str, full: bool = False) -> RunWindow:
     """The window of the next run over `data_dir` (`full`: all history, whatever was processed)."""
-    landed = {path.relative_to(data_dir).as_posix(): path for path in landing_files(data_dir)}
+    landed = landed_deliveries(data_dir)
     processed = None if full else processed_deliveries(lake, run_id)
     if processed is None:
         return RunWindow(None, tuple(landed))
-    firsts = [first for name, path in landed.items() if name not in processed
-              if (first := _first_tick(path, name, run_id)) is not None]
-    if firsts:
-        return RunWindow(min(firsts), tuple(landed))
-    newest = newest_tick(lake, run_id)
-    return RunWindow(newest.floor("D") if newest is not None else None, tuple(landed))
+    firsts = [first_tick(valid_rows(path, name, run_id)) for name, path in landed.items() if name not in processed]
+    return RunWindow(since_first(lake, run_id, firsts), tuple(landed))
 
 
-def _first_tick(path: Path, name: str, run_id: str) -> pd.Timestamp | None:
-    """A delivery's first valid tick; None for a delivery with none (ingestion dead-letters it)."""
+def landed_deliveries(data_dir: Path) -> dict[str, Path]:
+    """The landed deliveries by their path relative to the data dir (as the record names them)."""
+    return {path.relative_to(data_dir).as_posix(): path for path in landing_files(data_dir)}
+
+
+def valid_rows(path: Path, name: str, run_id: str) -> pd.DataFrame | None:
+    """A delivery's valid rows; None for an unreadable delivery (ingestion dead-letters it)."""
     try:
         rows, _ = parse_sales_rows(read_delivery(path), name, run_id)
     except Exception:  # an unreadable delivery is ingestion's dead letter, not a window
         return None
-    return rows["ts"].min() if len(rows) else None
+    return rows
+
+
+def first_tick(rows: pd.DataFrame | None) -> pd.Timestamp | None:
+    """The first tick of a delivery's valid rows (`valid_rows`); None without any."""
+    return rows["ts"].min() if rows is not None and len(rows) else None
+
+
+def since_first(lake: Lake, run_id: str, firsts: list[pd.Timestamp | None]) -> pd.Timestamp | None:
+    """The `since` of a run over new deliveries whose first valid ticks are `firsts` (None for a
+    delivery without any): the earliest; when none has a valid tick, the newest day, so that the
+    run dead-letters them; None (all history) when nothing was landed before either."""
+    valid = [first for first in firsts if first is not None]
+    if valid:
+        return min(valid)
+    newest = newest_tick(lake, run_id)
+    return newest.floor("D") if newest is not None else None
 
 
 def processed_deliveries(lake: Lake, run_id: str) -> set[str] | None:

@@ -26,6 +26,7 @@ from mrs_dagster.cohort_resources import CohortSpecs, LakeCatalogBundleLoader
 from mrs_dagster.cohorts.catalog import changed_fields, cohorts_to_reevaluate, field_fingerprints
 from mrs_dagster.cohorts.membership_builder import DDError
 from mrs_dagster.assets.slo_checks import SLO_CHECKS
+from mrs_dagster import incremental
 from mrs_dagster.hydration import newest_tick
 from mrs_dagster.landing import landing_files, read_delivery, read_reference
 from mrs_dagster.resources import AlertWebhook, DetectionModels, MRSConfig, ReplayScope
@@ -38,6 +39,7 @@ from mrs_dagster.stages.shards import by_shard
 from mrs_dagster.stages.slo import current_reports
 from mrs_dagster.stages.versions import recall_start, resend_scope
 
+MAIN_JOB = "mrs_all_assets"
 REPLAY_JOB = "mrs_replay"
 COHORT_JOB = "mrs_cohort_membership"
 RECALL_JOB = "mrs_recall"
@@ -67,6 +69,44 @@ def corrected_feed_sensor(context: SensorEvaluationContext, mrs: MRSConfig, scop
         yield from _replay_requests(context, scope, stores, since, f"{path.name}:{path.stat().st_mtime_ns}",
                                     {"mrs/trigger": "corrected_feed", "mrs/delivery": path.name})
     context.update_cursor(json.dumps(sorted(seen | {p.name for p in new})))
+
+
+@sensor(job_name=MAIN_JOB, minimum_interval_seconds=60, description=(
+    "Incremental runs from the daemon: watches landing/sales/ and, when deliveries land that supersede "
+    "nothing (a new day, a late store), requests one run of every asset scoped from their first tick, "
+    "as `mrs run` does; resends are the corrected-feed sensor's."
+))
+def new_delivery_sensor(context: SensorEvaluationContext, mrs: MRSConfig):
+    """New deliveries are those neither this sensor nor a successful `mrs run` (its record,
+    `incremental.processed_deliveries`) has seen. They go into one run (one per store shard holding
+    their stores when the job is sharded), scoped `since` as `incremental.since_first` says; the
+    run's ingestion reads every delivery not yet ingested."""
+    lake, run_id = mrs.lake(), mrs.current_run_id()
+    seen = set(json.loads(context.cursor)) if context.cursor else set()
+    seen |= incremental.processed_deliveries(lake, run_id) or set()
+    new = {name: incremental.valid_rows(path, name, run_id)
+           for name, path in incremental.landed_deliveries(mrs.path).items() if name not in seen}
+    cursor = json.dumps(sorted(seen | set(new)))
+    fresh = {name: rows for name, rows in new.items() if rows is None or resend_scope(rows) is None}
+    if not fresh:
+        return SensorResult(skip_reason=SkipReason("no new delivery in landing/sales/ but resends" if new
+                                                   else "no new delivery in landing/sales/"), cursor=cursor)
+    since = incremental.since_first(lake, run_id, [incremental.first_tick(rows) for rows in fresh.values()])
+    stores = sorted({s for rows in fresh.values() if rows is not None for s in rows["store_id"].unique()})
+    shards = context.repository_def.get_job(MAIN_JOB).partitions_def if context.repository_def else None
+    partitions = [None]
+    if shards:
+        count = len(shards.get_partition_keys())
+        partitions = [shard.key for shard in by_shard(stores, count)] or shards.get_partition_keys()[:1]
+    digest = hashlib.sha1(json.dumps(sorted(fresh)).encode()).hexdigest()[:12]
+    scope = {"since": since.isoformat()} if since is not None else {}
+    return SensorResult(cursor=cursor, run_requests=[RunRequest(
+        run_key=f"new_delivery:{digest}:{partition}",
+        run_config={"resources": {"scope": {"config": scope}}},
+        tags={"mrs/trigger": "new_delivery", "mrs/deliveries": str(len(fresh)),
+              "mrs/since": since.isoformat() if since is not None else "all history"},
+        partition_key=partition,
+    ) for partition in partitions])
 
 
 @sensor(job_name=REPLAY_JOB, minimum_interval_seconds=60, description=(

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from mrs_dagster.cli import main
+from mrs_dagster.definitions import MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.contracts import DATASETS
-from mrs_dagster.incremental import PROCESSED_DELIVERIES, plan_run, processed_deliveries
+from mrs_dagster.incremental import PROCESSED_DELIVERIES, landed_deliveries, plan_run, processed_deliveries, valid_rows
 from mrs_dagster.lake import Lake
 from mrs_dagster.resources import DetectionModels, ReplayScope
+from mrs_dagster.stages.shards import by_shard
 from mrs_dagster.stages.baseline import BASELINE_LOOKBACK_DAYS
 from mrs_dagster.synthetic import write_world
 
@@ -52,19 +54,40 @@ def test_one_more_day_computes_that_day_writes_what_a_full_replay_writes_and_pla
         shutil.move(path, incremental / "landing" / "sales" / path.name)
     window = plan_run(incremental, lake, "demo-run-001")
     assert window.since.normalize() == pd.Timestamp(tiny_world.spec.start, tz="UTC") + pd.Timedelta(days=8)
-    assert main(["run", "--data-dir", str(incremental)]) == 0
-    assert f"from {window.since.isoformat()} on" in capsys.readouterr().err
 
-    # The second run read only the new deliveries and computed only the new day's predictions.
+    # From the daemon: the sensor asks for the run `mrs run` would make, once.
+    defs = build_definitions(incremental)
+    sensor = defs.get_sensor_def("new_delivery_sensor")
     with DagsterInstance.get() as instance:
+        def evaluate(cursor=None):
+            with build_sensor_context(instance=instance, resources=build_resources(incremental), cursor=cursor) as context:
+                return sensor.evaluate_tick(context)
+
         def latest(name: str) -> dict:
             metadata = instance.get_latest_materialization_event(AssetKey(name)).asset_materialization.metadata
             return {key: value.value for key, value in metadata.items()}
+
+        tick = evaluate()
+        [request] = tick.run_requests
+        assert request.tags["mrs/deliveries"] == str(len(new_day))
+        assert request.run_config == {"resources": {"scope": {"config": {"since": window.since.isoformat()}}}}
+        assert evaluate(tick.cursor).run_requests == []
+        assert defs.resolve_job_def(MAIN_JOB).execute_in_process(
+            run_config=request.run_config, instance=instance, tags=request.tags).success
+
+        # It read only the new deliveries and computed only the new day's predictions.
         assert latest("unified_sales_data")["files"] == len(new_day)
         baseline = latest("baseline_sales_model_prediction_log")
         assert 0 < baseline["rows_in_output"] == baseline["rows_appended"]
         predictions = lake.read("baseline_sales_model_prediction_log")["ts"]
         assert baseline["rows_in_output"] == (predictions >= window.since).sum() < len(predictions)
+
+        # `mrs run` after it: the sensor's runs leave no record, so it covers the same window again
+        # and appends nothing, every row being stored already; then it records the new day.
+        assert main(["run", "--data-dir", str(incremental)]) == 0
+        assert f"from {window.since.isoformat()} on" in capsys.readouterr().err
+        assert latest("baseline_sales_model_prediction_log")["rows_appended"] == 0
+        assert evaluate().run_requests == []
 
     assert main(["run", "--data-dir", str(full)]) == 0
     compared = 0
@@ -110,3 +133,27 @@ def test_a_baseline_history_past_the_lookback_is_refused():
     assert DetectionModels(baseline_history_days=BASELINE_LOOKBACK_DAYS).baseline_history_days == 28
     with pytest.raises(ValueError, match="at most the day-of-week history, 28"):
         DetectionModels(baseline_history_days=BASELINE_LOOKBACK_DAYS + 1)
+
+
+@pytest.mark.world("tiny_world")
+def test_the_new_delivery_sensor_requests_one_run_per_shard_of_the_delivered_stores_and_leaves_resends(world_dir):
+    defs = build_definitions(world_dir, store_shards=3)
+    sensor = defs.get_sensor_def("new_delivery_sensor")
+    instance = DagsterInstance.ephemeral()
+
+    def evaluate(cursor=None):
+        with build_sensor_context(instance=instance, resources=build_resources(world_dir), cursor=cursor,
+                                  repository_def=defs.get_repository_def()) as context:
+            return sensor.evaluate_tick(context)
+
+    delivered = [valid_rows(path, name, "demo-run-001") for name, path in landed_deliveries(world_dir).items()]
+    stores = sorted({s for rows in delivered if rows is not None for s in rows["store_id"]})
+    first = min(rows["ts"].min() for rows in delivered if rows is not None and len(rows))
+    tick = evaluate()
+    assert sorted(r.partition_key for r in tick.run_requests) == sorted(s.key for s in by_shard(stores, 3))
+    assert {r.run_config["resources"]["scope"]["config"]["since"] for r in tick.run_requests} == {first.isoformat()}
+
+    for path in (world_dir / "corrections").glob("*.csv"):
+        shutil.copy(path, world_dir / "landing" / "sales" / path.name)
+    resent = evaluate(tick.cursor)
+    assert resent.run_requests == [] and "resends" in resent.skip_message

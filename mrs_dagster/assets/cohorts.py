@@ -96,7 +96,7 @@ class AssignmentJobConfig(Config):
 @op(description="Assign a cohort's open events to analysts, 10 at a time, tracked in cohort_assignment_jobs_log.")
 def assign_cohort_events(context: OpExecutionContext, config: AssignmentJobConfig, mrs: MRSConfig,
                          cohort_specs: CohortSpecs) -> None:
-    final = run_job(mrs, cohort_specs, config.job_id, context.run_id)
+    final = run_job(mrs, cohort_specs, config.job_id, context.run.run_id)
     context.log.info(f"{config.job_id}: {final['assigned_count']} assigned, {final['failed_count']} failed, "
                      f"{final['unassigned_count']} left unassigned (no capacity today)")
 

@@ -30,7 +30,7 @@ def optional_reference(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
         context.log.warning(f"reference/{name}.csv dropped by fault injection, continuing without it")
         return None
     try:
-        run_mode.read_attempt(context.run_id)
+        run_mode.read_attempt(context.run.run_id)
         frame = read_reference(mrs.path, name)
     except TRANSIENT_READ_ERRORS:
         if context.retry_number < READ_RETRY_POLICY.max_retries:

@@ -49,7 +49,7 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
     transient read failure (a flaky filesystem) is retried with exponential backoff. Deliveries are
     immutable once landed, so a delivery already in either log (by `source_file`) is not read again:
     a run parses only what landed since the last."""
-    run_mode.read_attempt(context.run_id)
+    run_mode.read_attempt(context.run.run_id)
     if not (mrs.path / "landing" / "sales").is_dir():
         raise Failure(
             f"{mrs.path / 'landing' / 'sales'} does not exist: is MRS_DATA_DIR / data_dir right?", allow_retries=False
