@@ -19,6 +19,7 @@ from mrs_dagster.stages.baseline import baseline_predictions
 from mrs_dagster.stages.classifier import classifier_predictions
 from mrs_dagster.stages.cohorting import CohortingParams, cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.synthetic import WorldSpec, generate_world
 
 SESSIONIZE_SQL = """
@@ -79,7 +80,7 @@ def main() -> None:
     detected = pd.concat(reports, ignore_index=True)
     detection_s = time.perf_counter() - t0
 
-    watermarks = store_watermarks(series)
+    watermarks = store_watermarks(daily_summary(series))
     cohorting_s, sql_s = [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter()

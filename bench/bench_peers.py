@@ -27,6 +27,7 @@ from mrs_dagster.stages.cohorting import CohortingParams, cohort_reports, store_
 from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.series_grid import store_grids
 from mrs_dagster.synthetic import WorldSpec, generate_world
 from results import write_section
@@ -41,7 +42,7 @@ def mrs(series: pd.DataFrame) -> pd.DataFrame:
         baseline = baseline_predictions(store_series, "bench")
         classifier = classifier_predictions(store_series, baseline, "bench")
         reports.append(detect_minority_reports(store_series, baseline, classifier, "bench"))
-    events = cohort_reports(pd.concat(reports, ignore_index=True), store_watermarks(series), "bench").events
+    events = cohort_reports(pd.concat(reports, ignore_index=True), store_watermarks(daily_summary(series)), "bench").events
     return latest(events, "event_id")
 
 

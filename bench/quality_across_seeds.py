@@ -15,12 +15,13 @@ from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.finalisation import machine_events
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.synthetic import WorldSpec, generate_world
 
 
 def scores(world, series, baseline, classifier, attribute: bool) -> str:
     reports = detect_minority_reports(series, baseline, classifier, "quality")
-    cohorting = cohort_reports(reports, store_watermarks(series), "quality")
+    cohorting = cohort_reports(reports, store_watermarks(daily_summary(series)), "quality")
     events = latest(cohorting.events, "event_id")
     if attribute:
         clusters = cluster_reports(reports, world.stores, world.skus, "quality")

@@ -22,7 +22,7 @@ from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
 from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
-from mrs_dagster.stages.ingest import current_sales_series
+from mrs_dagster.stages.ingest import current_sales_series, daily_summary
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.progress import StepProgress
 from mrs_dagster.synthetic import WARMUP_DAYS, WorldSpec, generate_world, write_steps, write_world
@@ -199,7 +199,7 @@ def cmd_evaluate(args) -> None:
     if args.detector == "heuristic":
         series = current_sales_series(lake.read("sales_timeseries_data", run_id=run_id))
         reports = detect_minority_reports(series, None, None, run_id)
-        events = latest(cohort_reports(reports, store_watermarks(series), run_id).events, "event_id")
+        events = latest(cohort_reports(reports, store_watermarks(daily_summary(series)), run_id).events, "event_id")
     else:
         _, events = hydrate(lake, run_id)
     scores = evaluate_events(events, truth)

@@ -249,6 +249,25 @@ SALES_TIMESERIES_DATA = _dataset(
     sort_by=("ts",),
 )
 
+SALES_DAILY_SUMMARY = _dataset(
+    "sales_daily_summary",
+    "The current sales series per store x SKU x UTC day x feed_version: its first and last tick and its "
+    "sales. What the stages that need all history read instead of the series (evaluation versions, the "
+    "stores' watermarks, segment trends); a run scoped from a tick recomputes the days from that tick's on.",
+    {
+        "store_id": _str(),
+        "sku": _str(),
+        "day": _ts(description="the UTC day's start"),
+        "feed_version": _int(checks=pa.Check.ge(1)),
+        "first_ts": _ts(),
+        "last_ts": _ts(),
+        "sales_value": _float(),
+        **_RUN,
+    },
+    key=("store_id", "sku", "day", "feed_version", "run_id"),
+    is_view=True,
+)
+
 BASELINE_SALES_MODEL_PREDICTION_LOG = _dataset(
     "baseline_sales_model_prediction_log",
     "Expected units and sales per store x SKU x tick, learned from the days before the tick.",
@@ -789,6 +808,7 @@ DATASETS: dict[str, Dataset] = {
         DEMO_RUN_CONFIG,
         UNIFIED_SALES_DATA,
         UNIFIED_SALES_DATA_ERRORS,
+        SALES_DAILY_SUMMARY,
         EVALUATION_VERSIONS,
         MODEL_GENERATIONS,
         *_LOGS,

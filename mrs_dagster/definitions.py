@@ -40,6 +40,7 @@ from mrs_dagster.assets.insights import dashboard, insights, segment_trends
 from mrs_dagster.assets.ingest import (
     landing_sales,
     reference_data,
+    sales_daily_summary,
     sales_timeseries_data,
     unified_sales_data,
 )
@@ -112,6 +113,7 @@ ASSETS = [
     demo_run_config,
     unified_sales_data,
     sales_timeseries_data,
+    sales_daily_summary,
     model_generations,
     evaluation_versions,
     baseline_sales_model_prediction_log,

@@ -60,8 +60,8 @@ KEY_LOOKUP_VALUES = 1_000
 # SQLite catalogs kept open per process (see `_catalog`).
 OPEN_CATALOGS = 8
 # Current sales series kept per process (see `Lake.current_series`): an incremental run reads the
-# whole history and three look-back windows of it.
-KEPT_CURRENT_SERIES = 4
+# three look-back windows of it (the stages that need all history read `sales_daily_summary`).
+KEPT_CURRENT_SERIES = 3
 _catalogs: OrderedDict[tuple, tuple[SqlCatalog, set[str]]] = OrderedDict()
 _catalogs_lock = threading.Lock()  # the review console opens lakes from several threads
 

@@ -14,6 +14,7 @@ from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.finalisation import machine_events
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.synthetic import WorldSpec, generate_world
 
 
@@ -28,7 +29,7 @@ def default_world():
 def test_model_detection_and_attribution_meet_the_targets(default_world):
     world, series, baseline, classifier = default_world
     reports = detect_minority_reports(series, baseline, classifier, "run")
-    cohorting = cohort_reports(reports, store_watermarks(series), "run")
+    cohorting = cohort_reports(reports, store_watermarks(daily_summary(series)), "run")
     clusters = cluster_reports(reports, world.stores, world.skus, "run")
     attribution = attribute_reports(reports, clusters, world.stores, world.skus, world.campaigns,
                                     world.context_events, "run")
@@ -45,5 +46,5 @@ def test_model_detection_and_attribution_meet_the_targets(default_world):
 def test_degraded_heuristic_alone_meets_its_target(default_world):
     world, series, _, _ = default_world
     reports = detect_minority_reports(series, None, None, "run")
-    events = latest(cohort_reports(reports, store_watermarks(series), "run").events, "event_id")
+    events = latest(cohort_reports(reports, store_watermarks(daily_summary(series)), "run").events, "event_id")
     assert evaluate_events(events, world.truth).set_index("cause").loc["overall", "recall"] >= 0.60

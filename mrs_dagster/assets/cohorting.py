@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, AssetOut, Output, multi_asset
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.engines import StageEngine
 from mrs_dagster.partitions import running_shard
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode, current_series_input
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages.cohorting import CohortingResult, cohort_reports, correction_closures, store_watermarks
 from mrs_dagster.stages.frames import concat_rows
 
@@ -13,7 +13,6 @@ _LOGS = ("minority_reports_cohorted_log", "minority_event_log", "minority_events
 
 @multi_asset(
     outs={name: AssetOut(group_name="cohorting", **contract(name)) for name in _LOGS},
-    ins={"sales_timeseries_data": current_series_input()},
     pool=REFRESH_POOL,
 )
 def minority_reports_cohorted_log(
@@ -23,14 +22,14 @@ def minority_reports_cohorted_log(
     run_mode: RunMode,
     engine: StageEngine,
     minority_reports_detected_log: pd.DataFrame,
-    sales_timeseries_data: pd.DataFrame,
+    sales_daily_summary: pd.DataFrame,
     evaluation_versions: pd.DataFrame,
 ):
     """Seed 000 cohorting by log replay: MRCH snapshots, the MELOG registry and MEEL closures.
     Events a corrected resend or a model update leaves without reports end with resolution 'data
     correction' or 'model update'."""
     run_id = mrs.current_run_id()
-    watermarks = store_watermarks(sales_timeseries_data).reset_index()
+    watermarks = store_watermarks(sales_daily_summary).reset_index()
     result = CohortingResult(*engine.per_store(
         lambda store: _parts(cohort_reports(store["detected"], store["watermarks"].set_index("store_id")["ts"], run_id,
                                             versions=store["versions"])),

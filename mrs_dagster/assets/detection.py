@@ -61,13 +61,13 @@ def model_generations(
     return new
 
 
-@asset(group_name="detection", ins={"sales_timeseries_data": current_series_input()}, **contract("evaluation_versions"))
+@asset(group_name="detection", **contract("evaluation_versions"))
 def evaluation_versions(
-    context: AssetExecutionContext, mrs: MRSConfig, sales_timeseries_data: pd.DataFrame, model_generations: pd.DataFrame
+    context: AssetExecutionContext, mrs: MRSConfig, sales_daily_summary: pd.DataFrame, model_generations: pd.DataFrame
 ) -> pd.DataFrame:
     """Per store, the steps of its evaluation version: what a corrected resend or a model update
     re-evaluated, and so which rows of every log are current."""
-    steps = versions.evaluation_versions(versions.feed_versions(sales_timeseries_data), model_generations)
+    steps = versions.evaluation_versions(versions.feed_versions(sales_daily_summary), model_generations)
     reevaluated = versions.corrected_spans(steps)
     context.add_output_metadata({
         "reevaluated_stores": int(reevaluated["store_id"].nunique()),

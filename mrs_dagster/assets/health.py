@@ -6,8 +6,9 @@ from dagster import AssetExecutionContext, AssetOut, AssetSpec, MetadataValue, O
 from mrs_dagster.assets.dagster_types import contract, contract_metadata
 from mrs_dagster.assets.slo_checks import LAG_CHECKED, finalised_reports, measure_lag
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, ReplayScope, RunMode
 from mrs_dagster.stages import slo
+from mrs_dagster.stages.frames import replaced_from
 from mrs_dagster.stages.series_grid import data_gaps
 
 # Written by slo_alerts_sensor, not by a run: an external asset, shown beside health.
@@ -26,12 +27,13 @@ _DEAD_LETTERS = {**{name: errors.name for name, errors in STAGE_ERRORS.items()},
 
 @multi_asset(
     outs={name: AssetOut(group_name="operations", **contract(name)) for name in ("health", "data_gaps")},
-    deps=[*_LOGS, "evaluation_versions"],
+    deps=[*_LOGS, "evaluation_versions", "sales_daily_summary"],
     pool=REFRESH_POOL,
 )
-def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
+def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope):
     """The health view (seed 001 §11): per log its newest written_at, rows by status, dead letters,
-    degraded share, coverage and lag; and the stores' data gaps. Read on the asset page."""
+    degraded share, coverage and lag; and the stores' data gaps. Read on the asset page. A run
+    scoped from a tick looks for gaps from that tick's day on and keeps the earlier days' as they were."""
     lake, run_id = run_mode.lake(mrs), mrs.current_run_id()
     reports = finalised_reports(mrs, run_mode)
     rows = []
@@ -54,8 +56,12 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode):
             "slo_met": lag.met if lag else None,
         })
     table = pd.DataFrame(rows).assign(run_id=run_id)
-    series = lake.current_series(run_id)
-    gaps = data_gaps(series).assign(run_id=run_id) if len(series) else DATASETS["data_gaps"].empty()
+    first_day = scope.window(0)
+    series = lake.current_series(run_id, since=first_day)
+    stores = lake.read("sales_daily_summary", run_id=run_id)["store_id"].unique()
+    gaps = data_gaps(series, stores).assign(run_id=run_id) if len(series) else DATASETS["data_gaps"].empty()
+    if first_day is not None:
+        gaps = replaced_from(lake.read("data_gaps", run_id=run_id), gaps, "gap_start", first_day)
     shown = table.drop(columns="run_id").assign(last_written_at=table["last_written_at"].astype(str))
     yield Output(table, "health", metadata={
         "health": MetadataValue.md(shown.to_markdown(index=False)),

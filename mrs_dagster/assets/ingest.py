@@ -15,9 +15,9 @@ from dagster import (
 from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.contracts import UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
 from mrs_dagster.landing import read_deliveries
-from mrs_dagster.resources import MRSConfig, RunMode, lake_input
-from mrs_dagster.stages.frames import concat_rows
-from mrs_dagster.stages.ingest import parse_sales_rows, sales_timeseries, unreadable_file
+from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode, current_series_input, lake_input
+from mrs_dagster.stages.frames import concat_rows, replaced_from
+from mrs_dagster.stages.ingest import daily_summary, parse_sales_rows, sales_timeseries, unreadable_file
 
 reference_data = AssetSpec(
     "reference_data",
@@ -80,3 +80,16 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
 def sales_timeseries_data(unified_sales_data: pd.DataFrame) -> pd.DataFrame:
     """The sales series per store x SKU x tick and feed_version (the current one is the highest)."""
     return sales_timeseries(unified_sales_data)
+
+
+@asset(group_name="ingest", ins={"sales_timeseries_data": current_series_input(0)}, **contract("sales_daily_summary"))
+def sales_daily_summary(mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope,
+                        sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
+    """The current series per store, SKU, UTC day and feed_version: what the stages that need all
+    history read. A run scoped from a tick reads the series from that tick's day and keeps the
+    earlier days as they were: the deliveries it covers change no earlier tick."""
+    summary = daily_summary(sales_timeseries_data)
+    if (first_day := scope.window(0)) is not None:
+        summary = replaced_from(run_mode.lake(mrs).read("sales_daily_summary", run_id=mrs.current_run_id()),
+                                summary, "day", first_day)
+    return summary.assign(run_id=mrs.current_run_id())

@@ -8,7 +8,7 @@ from mrs_dagster.assets.dagster_types import contract
 from mrs_dagster.assets.explain import optional_reference
 from mrs_dagster.cohorts.membership import current_members
 from mrs_dagster.hydration import newest_tick
-from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode, current_series_input
+from mrs_dagster.resources import REFRESH_POOL, MRSConfig, RunMode
 from mrs_dagster.reporting.site import TOP_CHARTS, DashboardInputs, build_dashboard, chart_data, write_site
 from mrs_dagster.stages.frames import concat_rows
 from mrs_dagster.stages.hydrate import latest
@@ -43,9 +43,9 @@ def insights(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, 
 
 
 @asset(group_name="insights", deps=["reference_data", "cohort_membership_log"], pool=REFRESH_POOL,
-       ins={"sales_timeseries_data": current_series_input()}, **contract("segment_trends"))
+       **contract("segment_trends"))
 def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, minority_events: pd.DataFrame,
-                   minority_reports: pd.DataFrame, sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
+                   minority_reports: pd.DataFrame, sales_daily_summary: pd.DataFrame) -> pd.DataFrame:
     """Per region, category, cause and cohort, per day and week: events, sales at stake, the share
     of sales affected and the change against the previous period (seed 003). Cohorts are taken at
     their newest generation."""
@@ -54,7 +54,7 @@ def segment_trends(context: AssetExecutionContext, mrs: MRSConfig, run_mode: Run
     members = concat_rows([current_members(log, c)[1].assign(cohort_id=c) for c in sorted(log["cohort_id"].unique())]
                           + [pd.DataFrame(columns=["cohort_id", "entity_type", "store_id", "sku"])])
     stores, skus = (optional_reference(context, mrs, run_mode, name) for name in ("stores", "skus"))
-    sales = daily_sales(sales_timeseries_data)
+    sales = daily_sales(sales_daily_summary)
     trends = compute_segment_trends(minority_reports, minority_events, sales, stores, skus, members, run_id)
     last = latest_week(trends)
     shown = last[["dimension", "segment", "events", "events_change", "sales_at_stake", "sales_at_stake_change", "share_affected"]]

@@ -190,6 +190,7 @@ def _ended_rows(ended: pd.DataFrame, reason: str | np.ndarray, run_id: str) -> p
     )
 
 
-def store_watermarks(series: pd.DataFrame) -> pd.Series:
-    """The last tick each store's current series covers."""
-    return series.groupby("store_id")["ts"].max()
+def store_watermarks(summary: pd.DataFrame) -> pd.Series:
+    """The last tick (`ts`) each store's current series covers, from its daily summary
+    (`stages.ingest.daily_summary`)."""
+    return summary.groupby("store_id")["last_ts"].max().rename("ts")

@@ -16,6 +16,12 @@ def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full, ignore_index=True) if full else frames[0]
 
 
+def replaced_from(previous: pd.DataFrame, recomputed: pd.DataFrame, column: str, start: pd.Timestamp) -> pd.DataFrame:
+    """`previous` rows with `column` before `start`, then `recomputed` (the rows from `start` on, made
+    again): how a view of whole days is brought up to date by a run scoped from `start`'s day."""
+    return concat_rows([previous[previous[column] < start], recomputed])
+
+
 def without(rows: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
     """`rows` but those flagged in `drop`; `rows` itself when none is, as filtering copies every
     row (each text cell a Python object) even when it keeps them all."""

@@ -129,3 +129,13 @@ def current_sales_series(timeseries: pd.DataFrame) -> pd.DataFrame:
     """The current series: the highest feed_version per (store_id, sku, ts)."""
     ordered = timeseries.sort_values(["store_id", "sku", "ts", "feed_version"], kind="stable")
     return without(ordered, ordered.duplicated(["store_id", "sku", "ts"], keep="last").to_numpy())
+
+
+def daily_summary(series: pd.DataFrame) -> pd.DataFrame:
+    """Per store_id, sku, UTC day and feed_version of a current series (`current_sales_series`): the
+    first and last tick (`first_ts`, `last_ts`) and the summed `sales_value`. A day's rows depend
+    on that day's series alone, so a scoped run recomputes only the days from its first tick's."""
+    keys = [series["store_id"], series["sku"], series["ts"].dt.floor("D").rename("day"), series["feed_version"]]
+    summary = series.groupby(keys, sort=True, observed=True).agg(
+        first_ts=("ts", "min"), last_ts=("ts", "max"), sales_value=("sales_value", "sum"))
+    return summary.reset_index()

@@ -19,10 +19,10 @@ from mrs_dagster.stages.insights import newsworthy
 NO_CAUSE = "none"  # an event no cause could be proposed for
 
 
-def daily_sales(series: pd.DataFrame) -> pd.DataFrame:
-    """Sales value per store, SKU and UTC day of the current series."""
-    days = series["ts"].dt.floor("D")
-    return series.groupby(["store_id", "sku", days])["sales_value"].sum().rename_axis(["store_id", "sku", "day"]).reset_index()
+def daily_sales(summary: pd.DataFrame) -> pd.DataFrame:
+    """Sales value per store, SKU and UTC day of the current series, from its daily summary
+    (`stages.ingest.daily_summary`)."""
+    return summary.groupby(["store_id", "sku", "day"], sort=True)["sales_value"].sum().reset_index()
 
 
 def series_segments(combos: pd.DataFrame, stores: pd.DataFrame | None, skus: pd.DataFrame | None,

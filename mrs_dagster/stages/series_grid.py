@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.stages.frames import text_positions
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.timestamps import TICK
 from mrs_dagster.stages.versions import evaluation_versions, feed_versions, version_at
 
@@ -97,7 +98,7 @@ def store_grids(series: pd.DataFrame, versions: pd.DataFrame | None = None):
     """Yield a StoreGrid per store, in store order. `versions`: the stores' evaluation versions
     (default: the series' own feed versions, under the first model generation)."""
     if versions is None:
-        versions = evaluation_versions(feed_versions(series))
+        versions = evaluation_versions(feed_versions(daily_summary(series)))
     for store_id, store_series in series.groupby("store_id", sort=True):
         yield store_grid(store_series, versions[versions["store_id"] == store_id])
 
@@ -118,20 +119,29 @@ def _trading_ticks(ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ticks, silent
 
 
-def data_gaps(series: pd.DataFrame) -> pd.DataFrame:
+def data_gaps(series: pd.DataFrame, stores=()) -> pd.DataFrame:
     """Where a store's data is missing: silent runs inside its trading hours, and days other
-    stores delivered and it did not. Columns store_id, gap_start, gap_end (last missing tick), ticks."""
+    stores delivered and it did not. Columns store_id, gap_start, gap_end (last missing tick), ticks.
+    A gap lies within a day, so a scoped run finds those of the days from its first tick's on;
+    `stores` are those to report on beside the series' own (a store without a row in `series`
+    missed every day of it)."""
     rows = []
     all_days = series.groupby(series["ts"].dt.normalize())["ts"].agg(["min", "max"])
-    for store_id, store_series in series.groupby("store_id", sort=True):
+
+    def missing(store_id, days: pd.Index) -> None:
+        for day in days:
+            lo, hi = all_days.loc[day, "min"], all_days.loc[day, "max"]
+            rows.append((store_id, lo.value, hi.value, (hi - lo) // TICK + 1))
+
+    delivered = series.groupby("store_id", sort=True)
+    for store_id, store_series in delivered:
         ticks, silent = _trading_ticks(pd.DatetimeIndex(store_series["ts"]).asi8)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
         for start, end in zip(edges[::2], edges[1::2]):
             rows.append((store_id, ticks[start], ticks[end - 1], end - start))
-        missing_days = all_days.index.difference(store_series["ts"].dt.normalize().unique())
-        for day in missing_days:
-            lo, hi = all_days.loc[day, "min"], all_days.loc[day, "max"]
-            rows.append((store_id, lo.value, hi.value, (hi - lo) // TICK + 1))
+        missing(store_id, all_days.index.difference(store_series["ts"].dt.normalize().unique()))
+    for store_id in sorted(set(stores) - set(series["store_id"].unique())):
+        missing(store_id, all_days.index)
     gaps = pd.DataFrame(rows, columns=["store_id", "gap_start", "gap_end", "ticks"])
     for column in ("gap_start", "gap_end"):
         gaps[column] = pd.to_datetime(gaps[column].astype("int64"), utc=True)

@@ -31,11 +31,13 @@ from mrs_dagster.stages.frames import text_positions, without
 _STEP = ["version", "data_version", "model_generation"]
 
 
-def feed_versions(series: pd.DataFrame) -> pd.DataFrame:
-    """Per store and feed_version of a current series (columns store_id, ts, feed_version): the
-    first and last tick that version's rows cover (`effective_from`, `effective_to`)."""
-    spans = series.groupby(["store_id", "feed_version"], sort=True)["ts"].agg(["min", "max"]).reset_index()
-    return spans.rename(columns={"feed_version": "version", "min": "effective_from", "max": "effective_to"})
+def feed_versions(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per store and feed_version of a current series, from its daily summary
+    (`stages.ingest.daily_summary`): the first and last tick that version's rows cover
+    (`effective_from`, `effective_to`)."""
+    spans = summary.groupby(["store_id", "feed_version"], sort=True).agg(
+        effective_from=("first_ts", "min"), effective_to=("last_ts", "max")).reset_index()
+    return spans.rename(columns={"feed_version": "version"})
 
 
 def evaluation_versions(spans: pd.DataFrame, generations: pd.DataFrame | None = None) -> pd.DataFrame:

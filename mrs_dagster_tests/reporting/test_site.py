@@ -6,6 +6,7 @@ from mrs_dagster.contracts import DATASETS
 from mrs_dagster.lake import Lake
 from mrs_dagster.reporting.site import DashboardInputs, build_dashboard, chart_data, write_site
 from mrs_dagster.stages.dashboard import CONTEXT
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.insights import rank_insights
 from mrs_dagster.stages.segment_trends import daily_sales, segment_trends
 from mrs_dagster_tests.stages.test_insights import ATTRIBUTION, EVENTS, REPORTS, SKUS, STORES, T
@@ -20,11 +21,11 @@ HEALTH = pd.DataFrame({
 
 def inputs(insights: pd.DataFrame) -> DashboardInputs:
     ticks = pd.date_range(T - pd.Timedelta(hours=1), periods=36, freq="5min")
-    series = pd.DataFrame([{"store_id": s, "sku": k, "ts": t, "sales_value": 5.0}
+    series = pd.DataFrame([{"store_id": s, "sku": k, "ts": t, "sales_value": 5.0, "feed_version": 1}
                            for s, k in REPORTS[["store_id", "sku"]].itertuples(index=False) for t in ticks])
     baseline = series.rename(columns={"sales_value": "expected_sales_value"}).assign(written_at=T, version=1)
     members = pd.DataFrame(columns=["cohort_id", "entity_type", "store_id", "sku"])
-    trends = segment_trends(REPORTS, EVENTS, daily_sales(series), STORES, SKUS, members, "run-1")
+    trends = segment_trends(REPORTS, EVENTS, daily_sales(daily_summary(series)), STORES, SKUS, members, "run-1")
     return DashboardInputs(insights=insights, segment_trends=trends, health=HEALTH, series=series, baseline=baseline,
                            error_rows=0, valid_rows=100, run_id="run-1", newest_tick=ticks[-1], currency="£")
 

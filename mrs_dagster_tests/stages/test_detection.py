@@ -98,15 +98,16 @@ def test_empty_model_logs_during_the_warmup_are_not_an_outage(models):
 def test_each_store_is_computed_independently(models):
     """Detection and cohorting of one store alone give exactly that store's rows of a full run."""
     from mrs_dagster.stages.cohorting import cohort_reports, store_watermarks
+    from mrs_dagster.stages.ingest import daily_summary
 
     series, baseline, classifier = models
     everything = detect_minority_reports(series, baseline, classifier, "run-1")
-    events = cohort_reports(everything, store_watermarks(series), "run-1").cohorted
+    events = cohort_reports(everything, store_watermarks(daily_summary(series)), "run-1").cohorted
     for store_id in series["store_id"].unique()[:3]:
         def of_store(frame):
             return frame[frame["store_id"] == store_id]
 
         alone = detect_minority_reports(of_store(series), of_store(baseline), of_store(classifier), "run-1")
         pd.testing.assert_frame_equal(alone.reset_index(drop=True), of_store(everything).reset_index(drop=True))
-        alone_events = cohort_reports(alone, store_watermarks(of_store(series)), "run-1").cohorted
+        alone_events = cohort_reports(alone, store_watermarks(daily_summary(of_store(series))), "run-1").cohorted
         pd.testing.assert_frame_equal(alone_events.reset_index(drop=True), of_store(events).reset_index(drop=True))

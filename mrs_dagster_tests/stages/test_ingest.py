@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from mrs_dagster.stages.ingest import current_sales_series, parse_sales_rows, sales_timeseries
+from mrs_dagster.stages.ingest import current_sales_series, daily_summary, parse_sales_rows, sales_timeseries
 from mrs_dagster.stages.timestamps import parse_timestamps
 
 TICK_10 = pd.Timestamp("2026-03-02 10:00", tz="UTC")
@@ -78,3 +78,17 @@ def test_higher_feed_version_supersedes_and_a_resent_row_counts_once():
     current = current_sales_series(series).set_index("sku")
     assert current.loc["A", "units"] == 3.0 and current.loc["A", "feed_version"] == 2
     assert current.loc["B", "units"] == 1.0
+
+
+def test_the_daily_summary_spans_and_sums_each_store_sku_day_and_feed_version():
+    day = pd.Timestamp("2026-03-09", tz="UTC")
+    at = [day + pd.Timedelta(t) for t in ("10:00:00", "10:05:00", "10:10:00", "1 days 09:00:00")]
+    series = pd.DataFrame({"store_id": "301", "sku": "SKU0001", "ts": at, "feed_version": [1, 1, 2, 1],
+                           "sales_value": [1.0, 2.0, 4.0, 8.0], "units": 1.0})
+    summary = daily_summary(series)
+    assert summary.to_dict("records") == [
+        {"store_id": "301", "sku": "SKU0001", "day": day, "feed_version": 1, "first_ts": at[0], "last_ts": at[1], "sales_value": 3.0},
+        {"store_id": "301", "sku": "SKU0001", "day": day, "feed_version": 2, "first_ts": at[2], "last_ts": at[2], "sales_value": 4.0},
+        {"store_id": "301", "sku": "SKU0001", "day": day + pd.Timedelta(days=1), "feed_version": 1, "first_ts": at[3],
+         "last_ts": at[3], "sales_value": 8.0},
+    ]

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from mrs_dagster.contracts import SEGMENT_TRENDS, conform
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.segment_trends import daily_sales, segment_trends
 from mrs_dagster_tests.stages.test_insights import EVENTS, REPORTS, SKUS, STORES, T
 
@@ -12,10 +13,11 @@ def test_segment_trends_count_events_money_and_share_per_segment_and_period_with
         "sku": ["Q123", "Q123", "A", "B", "W", "Q123"],
         "ts": [T, T, T, T, T, T - pd.Timedelta(days=7)],  # one week earlier: the previous period
         "sales_value": [1000.0, 1000.0, 400.0, 600.0, 500.0, 800.0],
+        "feed_version": 1,
     })
     members = pd.DataFrame({"cohort_id": ["COH-1", "COH-2"], "entity_type": ["store", "combo"],
                             "member_id": ["S3", "k"], "store_id": ["S3", "S1"], "sku": [None, "Q123"]})
-    trends = conform(SEGMENT_TRENDS, segment_trends(REPORTS, EVENTS, daily_sales(series), STORES, SKUS, members, "r"))
+    trends = conform(SEGMENT_TRENDS, segment_trends(REPORTS, EVENTS, daily_sales(daily_summary(series)), STORES, SKUS, members, "r"))
     week = trends[(trends["period"] == "week")].set_index(["dimension", "segment", "period_start"])
     monday = pd.Timestamp("2026-03-09", tz="UTC")
     north = week.loc[("region", "north", monday)]

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.stages.classifier import ScoringParams
+from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.versions import (
     current_rows,
     evaluation_versions,
@@ -20,13 +21,18 @@ def t(hhmm: str) -> pd.Timestamp:
     return pd.Timestamp(f"2026-03-09 {hhmm}", tz="UTC")
 
 
+def spans(series: pd.DataFrame) -> pd.DataFrame:
+    """The feed-version spans of a series of store_id, ts and feed_version, through its daily summary."""
+    return feed_versions(daily_summary(series.assign(sku="SKU0001", sales_value=1.0)))
+
+
 def test_a_resend_raises_the_store_data_version_from_its_first_tick_on():
     series = pd.DataFrame({
         "store_id": ["301", "301", "301", "302"],
         "ts": [t("10:00"), t("11:00"), t("12:00"), t("11:00")],
         "feed_version": [1, 2, 1, 1],  # 11:00 was resent; 12:00 came later in the daily feed
     })
-    versions = evaluation_versions(feed_versions(series))
+    versions = evaluation_versions(spans(series))
     rows = pd.DataFrame({"store_id": ["301", "301", "301", "302", "303"],
                          "written_at": [t("10:55"), t("11:00"), t("12:00"), t("12:00"), t("12:00")]})
     assert list(version_at(rows, versions)) == [1, 2, 2, 1, 1]
@@ -68,7 +74,7 @@ def test_a_model_generation_raises_every_store_version_from_its_recall_window_on
     series = pd.DataFrame({"store_id": ["301", "301", "302"], "ts": [t("10:00"), t("11:00"), t("10:00")],
                            "feed_version": [1, 2, 1]})
     models = generations(generation(1, None, t("09:00")), generation(2, t("10:30"), t("12:00")))
-    versions = evaluation_versions(feed_versions(series), models)
+    versions = evaluation_versions(spans(series), models)
     rows = pd.DataFrame({"store_id": ["301", "301", "301", "302", "302"],
                          "written_at": [t("10:00"), t("10:30"), t("11:00"), t("10:00"), t("10:30")]})
     # 301: data 1 then (model 2 at 10:30) 2, then (resend at 11:00) 3; 302: the model step only.
@@ -82,9 +88,9 @@ def test_every_reevaluation_raises_the_version_whatever_the_order_of_resends_and
     resent = daily.assign(feed_version=[1, 2, 2])
     model = generations(generation(1, None, t("09:00")), generation(2, t("10:30"), t("12:00")))
     rows = daily.rename(columns={"ts": "written_at"})
-    seen = [version_at(rows, evaluation_versions(feed_versions(series), g))
+    seen = [version_at(rows, evaluation_versions(spans(series), g))
             for series, g in ((daily, None), (resent, None), (resent, model))]
-    seen_model_first = [version_at(rows, evaluation_versions(feed_versions(series), g))
+    seen_model_first = [version_at(rows, evaluation_versions(spans(series), g))
                         for series, g in ((daily, None), (daily, model), (resent, model))]
     for history in (seen, seen_model_first):
         assert list(history[0]) == [1, 1, 1]
