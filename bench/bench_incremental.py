@@ -4,13 +4,15 @@ For each history of N days, on one generated world of N + 1 days: `mrs run` over
 (the history, not timed), then the last day's deliveries land and `mrs run` runs again (the
 one-day run, incremental: `mrs_dagster.incremental`), against `mrs run` over all N + 1 days in a
 fresh data dir (the full replay). Each run is a `mrs run` process with its own Dagster home, timed
-wall-clock; the one-day run is repeated from a copy of the lake as it was before it. Times are
-medians of `--repeats` runs; the results are also written to bench/results.md.
+wall-clock; the one-day run is repeated from a copy of the lake as it was before it, written to
+disk before the run starts. Times are medians of `--repeats` runs; the results are also written
+to bench/results.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,6 +48,7 @@ def history_and_one_day(root: Path, history_days: int, args) -> tuple[list[float
     for _ in range(args.repeats):
         shutil.rmtree(world / "lake")
         shutil.copytree(before, world / "lake")
+        os.sync()  # the copy written out first, not while the run is timed
         one_day.append(mrs("run", "--data-dir", str(world), home=home).seconds)
     replays = []
     for _ in range(args.repeats):
