@@ -24,6 +24,7 @@ from mrs_dagster.hydration import newest_tick
 from mrs_dagster.lake import Lake
 from mrs_dagster.landing import landing_files, read_delivery
 from mrs_dagster.stages.ingest import parse_sales_rows
+from mrs_dagster.stages.versions import resend_scope
 
 PROCESSED_DELIVERIES = "processed_deliveries.json"
 
@@ -43,7 +44,7 @@ def plan_run(data_dir: Path, lake: Lake, run_id: str, full: bool = False) -> Run
     processed = None if full else processed_deliveries(lake, run_id)
     if processed is None:
         return RunWindow(None, tuple(landed))
-    firsts = [first_tick(valid_rows(path, name, run_id)) for name, path in landed.items() if name not in processed]
+    firsts = [delivery_cover(path, name, run_id).first_tick for name, path in landed.items() if name not in processed]
     return RunWindow(since_first(lake, run_id, firsts), tuple(landed))
 
 
@@ -52,18 +53,24 @@ def landed_deliveries(data_dir: Path) -> dict[str, Path]:
     return {path.relative_to(data_dir).as_posix(): path for path in landing_files(data_dir)}
 
 
-def valid_rows(path: Path, name: str, run_id: str) -> pd.DataFrame | None:
-    """A delivery's valid rows; None for an unreadable delivery (ingestion dead-letters it)."""
+@dataclass(frozen=True)
+class DeliveryCover:
+    """What a delivery's valid rows cover: their first tick (None without any, or for an unreadable
+    delivery: ingestion dead-letters it), their stores, and whether they supersede earlier rows."""
+
+    first_tick: pd.Timestamp | None
+    stores: frozenset[str]
+    resends: bool
+
+
+def delivery_cover(path: Path, name: str, run_id: str) -> DeliveryCover:
+    """What the delivery at `path` (`name`, relative to the data dir) covers; its rows are not kept."""
     try:
         rows, _ = parse_sales_rows(read_delivery(path), name, run_id)
     except Exception:  # an unreadable delivery is ingestion's dead letter, not a window
-        return None
-    return rows
-
-
-def first_tick(rows: pd.DataFrame | None) -> pd.Timestamp | None:
-    """The first tick of a delivery's valid rows (`valid_rows`); None without any."""
-    return rows["ts"].min() if rows is not None and len(rows) else None
+        return DeliveryCover(None, frozenset(), False)
+    return DeliveryCover(rows["ts"].min() if len(rows) else None, frozenset(rows["store_id"].unique()),
+                         resend_scope(rows) is not None)
 
 
 def since_first(lake: Lake, run_id: str, firsts: list[pd.Timestamp | None]) -> pd.Timestamp | None:

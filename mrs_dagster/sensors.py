@@ -84,15 +84,15 @@ def new_delivery_sensor(context: SensorEvaluationContext, mrs: MRSConfig):
     lake, run_id = mrs.lake(), mrs.current_run_id()
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     seen |= incremental.processed_deliveries(lake, run_id) or set()
-    new = {name: incremental.valid_rows(path, name, run_id)
+    new = {name: incremental.delivery_cover(path, name, run_id)
            for name, path in incremental.landed_deliveries(mrs.path).items() if name not in seen}
     cursor = json.dumps(sorted(seen | set(new)))
-    fresh = {name: rows for name, rows in new.items() if rows is None or resend_scope(rows) is None}
+    fresh = {name: cover for name, cover in new.items() if not cover.resends}
     if not fresh:
-        return SensorResult(skip_reason=SkipReason("no new delivery in landing/sales/ but resends" if new
+        return SensorResult(skip_reason=SkipReason("only resends landed: the corrected-feed sensor's" if new
                                                    else "no new delivery in landing/sales/"), cursor=cursor)
-    since = incremental.since_first(lake, run_id, [incremental.first_tick(rows) for rows in fresh.values()])
-    stores = sorted({s for rows in fresh.values() if rows is not None for s in rows["store_id"].unique()})
+    since = incremental.since_first(lake, run_id, [cover.first_tick for cover in fresh.values()])
+    stores = sorted(set().union(*(cover.stores for cover in fresh.values())))
     shards = context.repository_def.get_job(MAIN_JOB).partitions_def if context.repository_def else None
     partitions = [None]
     if shards:
@@ -104,7 +104,7 @@ def new_delivery_sensor(context: SensorEvaluationContext, mrs: MRSConfig):
         run_key=f"new_delivery:{digest}:{partition}",
         run_config={"resources": {"scope": {"config": scope}}},
         tags={"mrs/trigger": "new_delivery", "mrs/deliveries": str(len(fresh)),
-              "mrs/since": since.isoformat() if since is not None else "all history"},
+              "mrs/since": scope.get("since", "all history")},
         partition_key=partition,
     ) for partition in partitions])
 

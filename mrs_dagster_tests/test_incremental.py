@@ -11,7 +11,13 @@ from dagster import AssetKey, DagsterInstance, build_sensor_context
 from mrs_dagster.cli import main
 from mrs_dagster.definitions import MAIN_JOB, build_definitions, build_resources
 from mrs_dagster.contracts import DATASETS
-from mrs_dagster.incremental import PROCESSED_DELIVERIES, landed_deliveries, plan_run, processed_deliveries, valid_rows
+from mrs_dagster.incremental import (
+    PROCESSED_DELIVERIES,
+    delivery_cover,
+    landed_deliveries,
+    plan_run,
+    processed_deliveries,
+)
 from mrs_dagster.lake import Lake
 from mrs_dagster.resources import DetectionModels, ReplayScope
 from mrs_dagster.stages.shards import by_shard
@@ -146,9 +152,9 @@ def test_the_new_delivery_sensor_requests_one_run_per_shard_of_the_delivered_sto
                                   repository_def=defs.get_repository_def()) as context:
             return sensor.evaluate_tick(context)
 
-    delivered = [valid_rows(path, name, "demo-run-001") for name, path in landed_deliveries(world_dir).items()]
-    stores = sorted({s for rows in delivered if rows is not None for s in rows["store_id"]})
-    first = min(rows["ts"].min() for rows in delivered if rows is not None and len(rows))
+    delivered = [delivery_cover(path, name, "demo-run-001") for name, path in landed_deliveries(world_dir).items()]
+    stores = sorted(set().union(*(cover.stores for cover in delivered)))
+    first = min(cover.first_tick for cover in delivered if cover.first_tick is not None)
     tick = evaluate()
     assert sorted(r.partition_key for r in tick.run_requests) == sorted(s.key for s in by_shard(stores, 3))
     assert {r.run_config["resources"]["scope"]["config"]["since"] for r in tick.run_requests} == {first.isoformat()}
@@ -156,4 +162,4 @@ def test_the_new_delivery_sensor_requests_one_run_per_shard_of_the_delivered_sto
     for path in (world_dir / "corrections").glob("*.csv"):
         shutil.copy(path, world_dir / "landing" / "sales" / path.name)
     resent = evaluate(tick.cursor)
-    assert resent.run_requests == [] and "resends" in resent.skip_message
+    assert resent.run_requests == [] and "only resends" in resent.skip_message

@@ -25,6 +25,14 @@ from mrs_dagster.stages.detection import (
 )
 
 
+# The model-log columns each stage uses, with what tells the current rows (store_id, version,
+# written_at): the other columns of a log of ten million rows cost gigabytes at the step's peak.
+_BASELINE_FOR_CLASSIFIER = ("store_id", "sku", "ts", "expected_units", "version", "written_at")
+_BASELINE_FOR_DETECTION = (*_BASELINE_FOR_CLASSIFIER, "expected_sales_value")
+_CLASSIFIER_FOR_DETECTION = ("store_id", "sku", "ts", "anomaly_flag", "direction", "severity_score", "version",
+                             "model_version", "written_at")
+
+
 def _landed(sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     if sales_timeseries_data.empty:
         raise Failure("sales_timeseries_data is empty: nothing has been landed for this run_id")
@@ -94,7 +102,8 @@ def baseline_sales_model_prediction_log(
 
 
 @asset(group_name="detection", pool=DETECTION_POOL,
-       ins={"sales_timeseries_data": current_series_input(0), "baseline_sales_model_prediction_log": lake_input(0)},
+       ins={"sales_timeseries_data": current_series_input(0),
+            "baseline_sales_model_prediction_log": lake_input(0, _BASELINE_FOR_CLASSIFIER)},
        **contract("anomaly_classifier_model_prediction_log"))
 def anomaly_classifier_model_prediction_log(
     context: AssetExecutionContext,
@@ -121,8 +130,8 @@ def anomaly_classifier_model_prediction_log(
 
 @asset(group_name="detection", pool=DETECTION_POOL,
        ins={"sales_timeseries_data": current_series_input(DETECTION_LOOKBACK_DAYS),
-            "baseline_sales_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS),
-            "anomaly_classifier_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS)},
+            "baseline_sales_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS, _BASELINE_FOR_DETECTION),
+            "anomaly_classifier_model_prediction_log": lake_input(FLAG_LOOKBACK_DAYS, _CLASSIFIER_FOR_DETECTION)},
        **contract("minority_reports_detected_log"))
 def minority_reports_detected_log(
     context: AssetExecutionContext,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import BASELINE_SALES_MODEL_PREDICTION_LOG
+from mrs_dagster.stages.frames import set_columns
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
 from mrs_dagster.stages.versions import model_version
 
@@ -104,4 +105,5 @@ def baseline_predictions(
     if not frames:
         return BASELINE_SALES_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
-    return out.assign(model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)
+    del frames
+    return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)

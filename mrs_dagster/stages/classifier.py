@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.special import pdtr, pdtrc
 
 from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG
+from mrs_dagster.stages.frames import set_columns
 from mrs_dagster.stages.series_grid import store_grids
 from mrs_dagster.stages.versions import model_version
 
@@ -96,12 +97,14 @@ def classifier_predictions(
 ) -> pd.DataFrame:
     """`anomaly_classifier_model_prediction_log` rows: one per series x tick with a baseline;
     `versions`: the stores' evaluation versions (see `store_grids`)."""
-    baseline_by_store = dict(tuple(baseline.groupby("store_id")))
+    # Each store's rows by position, taken when its turn comes: a frame per store made up front
+    # would hold a second copy of the whole baseline log.
+    baseline_rows = baseline.groupby("store_id", sort=False).indices
     frames = []
     for grid in store_grids(series, versions):
-        store_baseline = baseline_by_store.get(grid.store_id)
-        if store_baseline is None:
+        if grid.store_id not in baseline_rows:
             continue
+        store_baseline = baseline.iloc[baseline_rows[grid.store_id]]
         s = score_windows(grid.units, grid.cells(store_baseline, "expected_units"), grid.day, params)
         frame = grid.long(
             anomaly_score=s.score,
@@ -116,4 +119,5 @@ def classifier_predictions(
     if not frames:
         return ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
-    return out.assign(model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)
+    del frames
+    return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)
