@@ -42,7 +42,8 @@ def mrs(series: pd.DataFrame) -> pd.DataFrame:
         baseline = baseline_predictions(store_series, "bench")
         classifier = classifier_predictions(store_series, baseline, "bench")
         reports.append(detect_minority_reports(store_series, baseline, classifier, "bench"))
-    events = cohort_reports(pd.concat(reports, ignore_index=True), store_watermarks(daily_summary(series)), "bench").events
+    watermarks = store_watermarks(daily_summary(series))
+    events = cohort_reports(pd.concat(reports, ignore_index=True), watermarks, "bench").events
     return latest(events, "event_id")
 
 

@@ -211,8 +211,8 @@ def build_definitions(
                 "consolidate: what the recall sensors and the review schedule launch.",
             ),
         ],
-        sensors=[new_delivery_sensor, corrected_feed_sensor, model_recall_sensor, cluster_recall_sensor, evidence_recall_sensor,
-                 slo_alerts_sensor, cohort_reevaluation_sensor],
+        sensors=[new_delivery_sensor, corrected_feed_sensor, model_recall_sensor, cluster_recall_sensor,
+                 evidence_recall_sensor, slo_alerts_sensor, cohort_reevaluation_sensor],
         schedules=[review_reports_scheduler],
     )
 

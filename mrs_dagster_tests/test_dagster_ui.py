@@ -76,8 +76,8 @@ def test_the_ui_lists_every_check_with_its_last_result_and_the_sensors_and_shows
         assert len(checks) >= 50
         repositories = graphql(port, AUTOMATION_QUERY)["repositoriesOrError"]["nodes"]
         sensors = {s["name"] for repo in repositories for s in repo["sensors"]}
-        assert {"new_delivery_sensor", "corrected_feed_sensor", "model_recall_sensor", "cluster_recall_sensor", "evidence_recall_sensor",
-                "slo_alerts_sensor", "cohort_reevaluation_sensor"} <= sensors
+        assert {"new_delivery_sensor", "corrected_feed_sensor", "model_recall_sensor", "cluster_recall_sensor",
+                "evidence_recall_sensor", "slo_alerts_sensor", "cohort_reevaluation_sensor"} <= sensors
         look_at_the_ui(browser, f"http://127.0.0.1:{port}")
     finally:
         server.terminate()

@@ -66,7 +66,8 @@ def test_one_more_day_computes_that_day_writes_what_a_full_replay_writes_and_pla
     sensor = defs.get_sensor_def("new_delivery_sensor")
     with DagsterInstance.get() as instance:
         def evaluate(cursor=None):
-            with build_sensor_context(instance=instance, resources=build_resources(incremental), cursor=cursor) as context:
+            resources = build_resources(incremental)
+            with build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
                 return sensor.evaluate_tick(context)
 
         def latest(name: str) -> dict:

@@ -17,7 +17,8 @@ def test_segment_trends_count_events_money_and_share_per_segment_and_period_with
     })
     members = pd.DataFrame({"cohort_id": ["COH-1", "COH-2"], "entity_type": ["store", "combo"],
                             "member_id": ["S3", "k"], "store_id": ["S3", "S1"], "sku": [None, "Q123"]})
-    trends = conform(SEGMENT_TRENDS, segment_trends(REPORTS, EVENTS, daily_sales(daily_summary(series)), STORES, SKUS, members, "r"))
+    sales = daily_sales(daily_summary(series))
+    trends = conform(SEGMENT_TRENDS, segment_trends(REPORTS, EVENTS, sales, STORES, SKUS, members, "r"))
     week = trends[(trends["period"] == "week")].set_index(["dimension", "segment", "period_start"])
     monday = pd.Timestamp("2026-03-09", tz="UTC")
     north = week.loc[("region", "north", monday)]

@@ -26,6 +26,7 @@ def test_data_gaps_of_the_days_from_one_on_with_the_earlier_days_kept_are_those_
 
     first = DAYS[1]
     earlier, later = series[series["ts"] < first], series[series["ts"] >= first]
-    updated = replaced_from(data_gaps(earlier), data_gaps(later, stores=series["store_id"].unique()), "gap_start", first)
+    recomputed = data_gaps(later, stores=series["store_id"].unique())
+    updated = replaced_from(data_gaps(earlier), recomputed, "gap_start", first)
     pd.testing.assert_frame_equal(updated.sort_values(["store_id", "gap_start"], ignore_index=True), gaps)
     assert "B" not in set(data_gaps(later)["store_id"])  # without its stores, a store that stopped is not seen
