@@ -35,7 +35,7 @@ from mrs_dagster.stages.attribution import reports_covered
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import parse_sales_rows
 from mrs_dagster.stages.review import due_for_review
-from mrs_dagster.stages.shards import by_shard
+from mrs_dagster.stages.shards import StoreShard, by_shard
 from mrs_dagster.stages.slo import current_reports
 from mrs_dagster.stages.versions import recall_start, resend_scope
 
@@ -93,11 +93,8 @@ def new_delivery_sensor(context: SensorEvaluationContext, mrs: MRSConfig):
                                                    else "no new delivery in landing/sales/"), cursor=cursor)
     since = incremental.since_first(lake, run_id, [cover.first_tick for cover in fresh.values()])
     stores = sorted(set().union(*(cover.stores for cover in fresh.values())))
-    shards = context.repository_def.get_job(MAIN_JOB).partitions_def if context.repository_def else None
-    partitions = [None]
-    if shards:
-        count = len(shards.get_partition_keys())
-        partitions = [shard.key for shard in by_shard(stores, count)] or shards.get_partition_keys()[:1]
+    count = _store_shards(context, MAIN_JOB)
+    partitions = ([shard.key for shard in by_shard(stores, count)] or [StoreShard(1, count).key]) if count else [None]
     digest = hashlib.sha1(json.dumps(sorted(fresh)).encode()).hexdigest()[:12]
     scope = {"since": since.isoformat()} if since is not None else {}
     return SensorResult(cursor=cursor, run_requests=[RunRequest(
@@ -138,8 +135,7 @@ def _replay_requests(context: SensorEvaluationContext, scope: ReplayScope, store
     """Replays of `stores` from `since`: when the replay job is store-sharded, one run per shard
     that holds a replayed store, so the other shards are not touched; runs of at most
     `scope.max_stores` stores either way."""
-    shards = context.repository_def.get_job(REPLAY_JOB).partitions_def if context.repository_def else None
-    count = len(shards.get_partition_keys()) if shards else 0
+    count = _store_shards(context, REPLAY_JOB)
     groups = by_shard(stores, count) if count else {None: sorted(stores)}
     for shard, shard_stores in groups.items():
         for worklist in scope.worklists(shard_stores):
@@ -149,6 +145,12 @@ def _replay_requests(context: SensorEvaluationContext, scope: ReplayScope, store
                 tags={**tags, "mrs/stores": ",".join(worklist)},
                 partition_key=shard.key if shard else None,
             )
+
+
+def _store_shards(context: SensorEvaluationContext, job_name: str) -> int:
+    """How many store shards the job's partitions are (0: unpartitioned, or no repository to ask)."""
+    shards = context.repository_def.get_job(job_name).partitions_def if context.repository_def else None
+    return len(shards.get_partition_keys()) if shards else 0
 
 
 ALERTED_CHECKS = [key for check in SLO_CHECKS for key in check.check_keys]
