@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, JobDefinition
+from dagster import AssetKey, DagsterInstance, JobDefinition, build_reconstructable_job
+from dagster._core.execution.api import execute_run
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions, pipeline_stages
 from mrs_dagster.partitions import store_shard_count
 from mrs_dagster.progress import StepProgress
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}},
+         "execution": {"config": {"in_process": {}}}}
 
 
 def pipeline_job(data_dir: str, run_id: str | None, store_shards: int, job_name: str) -> JobDefinition:
@@ -41,9 +42,7 @@ class StagedRun:
     appended: dict[str, int] = field(default_factory=dict)
     run_ids: list[str] = field(default_factory=list)
 
-    def add(self, result: StagedRun | ExecuteInProcessResult) -> None:
-        if isinstance(result, ExecuteInProcessResult):
-            result = StagedRun(result.success, rows_appended(result), [result.run_id])
+    def add(self, result: StagedRun) -> None:
         self.success &= result.success
         self.run_ids.extend(result.run_ids)
         for name, rows in result.appended.items():
@@ -76,10 +75,7 @@ def run_staged(
     with StepProgress(f"{job_name} (assets and checks)", sum(n * len(p) for _, p, n in stages)) as progress:
         for keys, partitions, steps in stages:
             if partitions == [None]:
-                dagster_run_id = str(uuid.uuid4())  # known before the run starts, to listen to it
-                instance.add_event_listener(dagster_run_id, progress.on_dagster_event)
-                outcome.add(job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                                   run_id=dagster_run_id, asset_selection=keys))
+                outcome.add(execute(job_args, keys, run_config, instance, listener=progress.on_dagster_event))
             else:
                 _run_shards((job_args, keys, run_config), partitions, instance, progress, outcome, steps,
                             workers or os.cpu_count() or 1)
@@ -90,18 +86,13 @@ def run_staged(
 
 def _run_shards(shard_job: tuple, partitions: list[str], instance: DagsterInstance,
                 progress: StepProgress, outcome: StagedRun, steps: int, workers: int) -> None:
-    """The shard runs of `shard_job` (`run_shard`'s first arguments), `workers` at a time (one at a
-    time in an ephemeral instance: other processes cannot see it)."""
+    """The shard runs of `shard_job` (`run_shard`'s first arguments), `workers` at a time."""
     def finished(partition: str, shard_run: StagedRun) -> None:
         outcome.add(shard_run)
         progress.finish(f"store shard {partition}", "done" if shard_run.success else "FAILED", steps)
 
     for partition in partitions:
         progress.start(f"store shard {partition}")
-    if instance.is_ephemeral:
-        for partition in partitions:
-            finished(partition, run_shard(*shard_job, partition, instance))
-        return
     with ProcessPoolExecutor(min(workers, len(partitions)), mp_context=multiprocessing.get_context("spawn")) as pool:
         running = {pool.submit(run_shard, *shard_job, p, instance.get_ref()): p for p in partitions}
         for done in as_completed(running):
@@ -112,8 +103,17 @@ def run_shard(job_args: tuple, keys: list[AssetKey], run_config: dict, partition
     """One store shard's run; `instance` is the instance or, in a worker process, its ref."""
     if not isinstance(instance, DagsterInstance):
         instance = DagsterInstance.from_ref(instance)
-    result = pipeline_job(*job_args).execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, asset_selection=keys, partition_key=partition)
-    shard_run = StagedRun()
-    shard_run.add(result)
-    return shard_run
+    return execute(job_args, keys, run_config, instance, tags={"dagster/partition": partition})
+
+
+def execute(job_args: tuple, keys: list[AssetKey], run_config: dict, instance: DagsterInstance,
+            tags: dict[str, str] | None = None, listener=None) -> StagedRun:
+    """One Dagster run of `keys` (and their checks) of `pipeline_job(*job_args)` in this process;
+    `listener` (an instance event listener) hears its events."""
+    job = build_reconstructable_job("mrs_dagster.launch", "pipeline_job", reconstructable_args=job_args)
+    dagster_run = instance.create_run_for_job(job.get_definition(), run_config=run_config, tags=tags,
+                                              asset_selection=frozenset(keys), job_code_origin=job.get_python_origin())
+    if listener is not None:
+        instance.add_event_listener(dagster_run.run_id, listener)
+    result = execute_run(job, dagster_run, instance)
+    return StagedRun(result.success, rows_appended(result), [result.run_id])

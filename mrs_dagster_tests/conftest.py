@@ -60,6 +60,13 @@ def world_dir(tmp_path: Path, request) -> Path:
     return tmp_path / "data"
 
 
+@pytest.fixture
+def dagster_instance():
+    """A persistent Dagster instance in a temp dir, as `launch.run_staged` needs."""
+    with DagsterInstance.local_temp() as instance:
+        yield instance
+
+
 # What most tests run: the graph up to the current state. Insights and the dashboard read that
 # state and nothing reads them; the tests of them, and the whole-graph test, select them too.
 UP_TO_HYDRATE = AssetSelection.all() - AssetSelection.groups("insights")

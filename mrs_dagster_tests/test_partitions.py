@@ -30,10 +30,9 @@ def test_a_sharded_run_writes_the_logs_an_unpartitioned_run_writes(tiny_world, t
     one, sharded = tmp_path / "one", tmp_path / "sharded"
     write_world(tiny_world, one)
     write_world(tiny_world, sharded)
-    assert run_staged(one, DagsterInstance.ephemeral(), store_shards=0).success
-    # A persistent instance: the shard runs go to worker processes, as with `mrs run`.
-    (tmp_path / "dagster_home").mkdir()
-    with DagsterInstance.local_temp(str(tmp_path / "dagster_home")) as instance:
+    with DagsterInstance.local_temp() as instance:
+        assert run_staged(one, instance, store_shards=0).success
+    with DagsterInstance.local_temp() as instance:
         staged = run_staged(sharded, instance, store_shards=SHARDS, workers=2)
         assert staged.success
         assert len(staged.run_ids) == 2 + SHARDS
@@ -48,8 +47,8 @@ def test_a_sharded_run_writes_the_logs_an_unpartitioned_run_writes(tiny_world, t
 
 
 @pytest.mark.world("tiny_world")
-def test_a_corrected_resend_replays_only_the_shards_of_its_stores(world_dir: Path):
-    instance = DagsterInstance.ephemeral()
+def test_a_corrected_resend_replays_only_the_shards_of_its_stores(world_dir: Path, dagster_instance: DagsterInstance):
+    instance = dagster_instance
     assert run_staged(world_dir, instance, store_shards=SHARDS).success
     defs = build_definitions(world_dir, store_shards=SHARDS)
     sensor = defs.get_sensor_def("corrected_feed_sensor")
