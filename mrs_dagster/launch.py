@@ -62,7 +62,13 @@ def run_staged(
 ) -> StagedRun:
     """Run `job_name` over `data_dir` in stages (see the module), scoped to the ticks from `since`
     (None: all history; see `incremental`). `store_shards` defaults to MRS_STORE_SHARDS; `workers`
-    (shard runs at a time) to the CPU count. Stops after a failed stage."""
+    (shard runs at a time) to the CPU count. Stops after a failed stage.
+
+    Raises ValueError for an ephemeral instance: what it runs is recorded in the instance, and
+    shard runs open it again from their worker processes."""
+    if instance.is_ephemeral:
+        raise ValueError("run_staged needs a persistent Dagster instance (DagsterInstance.get(), or "
+                         "DagsterInstance.local_temp() in a test), not an ephemeral one")
     shards = store_shard_count() if store_shards is None else store_shards
     run_config = {**QUIET, "resources": {"scope": {"config": {"since": since.isoformat()}}}} if since is not None else QUIET
     job_args = (str(data_dir), run_id, shards, job_name)

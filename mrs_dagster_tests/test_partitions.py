@@ -46,6 +46,11 @@ def test_a_sharded_run_writes_the_logs_an_unpartitioned_run_writes(tiny_world, t
         pd.testing.assert_frame_equal(_sorted(by_shard, name), _sorted(unpartitioned, name), obj=name)
 
 
+def test_a_staged_run_refuses_an_ephemeral_instance(tmp_path: Path):
+    with pytest.raises(ValueError, match="persistent Dagster instance"):
+        run_staged(tmp_path, DagsterInstance.ephemeral(), store_shards=0)
+
+
 @pytest.mark.world("tiny_world")
 def test_a_corrected_resend_replays_only_the_shards_of_its_stores(world_dir: Path, dagster_instance: DagsterInstance):
     instance = dagster_instance
