@@ -92,7 +92,11 @@ def look_at_the_ui(browser, base: str) -> None:
         page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
     page.goto(f"{base}/assets/minority_reports_detected_log?view=checks")
     page.get_by_text("Checks (5)").wait_for(timeout=60_000)
+    checks = ["contract", "data_lag", "detection_on_models", "idempotent_key_unique", "required_columns_not_null"]
+    # The count is drawn before the list under it: on a loaded machine the rows came later.
+    page.wait_for_function("names => names.every(name => document.body.innerText.includes(name))", arg=checks,
+                           timeout=60_000)
     body = page.inner_text("body")
-    for check in ("contract", "data_lag", "detection_on_models", "idempotent_key_unique", "required_columns_not_null"):
+    for check in checks:
         assert check in body, check
     assert "This is a blocking asset check." in body
