@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 from dagster import AssetKey, DagsterInstance, JobDefinition, build_reconstructable_job
+from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.execution.api import execute_run
 
 from mrs_dagster.definitions import MAIN_JOB, build_definitions, pipeline_stages
@@ -31,6 +32,12 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}},
 def pipeline_job(data_dir: str, run_id: str | None, store_shards: int, job_name: str) -> JobDefinition:
     """The job (rebuilt from these arguments in a shard's worker process)."""
     return build_definitions(data_dir, run_id, store_shards=store_shards).resolve_job_def(job_name)
+
+
+def reconstructable_pipeline_job(job_args: tuple) -> ReconstructableJob:
+    """`pipeline_job(*job_args)` as Dagster runs it; its definition is built once per process
+    (`get_definition` keeps the last one)."""
+    return build_reconstructable_job("mrs_dagster.launch", "pipeline_job", reconstructable_args=job_args)
 
 
 @dataclass
@@ -72,7 +79,7 @@ def run_staged(
     shards = store_shard_count() if store_shards is None else store_shards
     run_config = {**QUIET, "resources": {"scope": {"config": {"since": since.isoformat()}}}} if since is not None else QUIET
     job_args = (str(data_dir), run_id, shards, job_name)
-    job = pipeline_job(*job_args)
+    job = reconstructable_pipeline_job(job_args).get_definition()
     graph = job.asset_layer.asset_graph
     in_job = {key for key in graph.get_all_asset_keys() if graph.get(key).is_executable}
     stages = [(keys, partitions, len(job.get_subset(asset_selection=set(keys)).graph.node_dict))
@@ -116,7 +123,7 @@ def execute(job_args: tuple, keys: list[AssetKey], run_config: dict, instance: D
             tags: dict[str, str] | None = None, listener=None) -> StagedRun:
     """One Dagster run of `keys` (and their checks) of `pipeline_job(*job_args)` in this process;
     `listener` (an instance event listener) hears its events."""
-    job = build_reconstructable_job("mrs_dagster.launch", "pipeline_job", reconstructable_args=job_args)
+    job = reconstructable_pipeline_job(job_args)
     dagster_run = instance.create_run_for_job(job.get_definition(), run_config=run_config, tags=tags,
                                               asset_selection=frozenset(keys), job_code_origin=job.get_python_origin())
     if listener is not None:

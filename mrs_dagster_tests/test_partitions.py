@@ -53,7 +53,7 @@ def test_a_staged_run_refuses_an_ephemeral_instance(tmp_path: Path):
 
 @pytest.mark.world("tiny_world")
 def test_a_corrected_resend_replays_only_the_shards_of_its_stores(world_dir: Path, dagster_instance: DagsterInstance):
-    instance = dagster_instance
+    instance = dagster_instance  # the sensor and the replay runs below share it with the staged run
     assert run_staged(world_dir, instance, store_shards=SHARDS).success
     defs = build_definitions(world_dir, store_shards=SHARDS)
     sensor = defs.get_sensor_def("corrected_feed_sensor")
