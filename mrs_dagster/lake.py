@@ -191,10 +191,13 @@ class Lake:
         store_ids: list[str] | None = None,
         shard: StoreShard | None = None,
         since: pd.Timestamp | None = None,
+        source_files: list[str] | None = None,
     ) -> pd.DataFrame:
         """The whole table, or its rows with `written_at <= as_of`, or `>= since` (an incremental
         run's window), or those of one `run_id`, or of the stores in `store_ids` or in one store
-        `shard`; only `columns` when given (for the monitors, which need a column or two of big logs).
+        `shard`, or landed in `source_files`; only `columns` when given (for the monitors, which
+        need a column or two of big logs). A table's filters are pushed into its scan, which
+        holds only the matching rows of one data file at a time.
 
         A table never written reads as an empty frame with the contract's columns. A hydrated view
         is already the state as of its hydration: `as_of` does not apply to it. Rows come back in
@@ -224,11 +227,14 @@ class Lake:
             row_filter = And(row_filter, EqualTo("run_id", run_id))
         if store_ids is not None:
             row_filter = And(row_filter, In("store_id", [str(s) for s in store_ids]))
+        if shard is not None:
+            row_filter = And(row_filter, In("store_id", shard.stores(self.distinct(name, "store_id", run_id))))
+        if source_files is not None:
+            row_filter = And(row_filter, In("source_file", list(source_files)))
         table = self.catalog.load_table(self._identifier(name))
         if columns:
-            fields = tuple(dict.fromkeys([*columns, *(["store_id"] if shard else [])]))
-            return _pandas(_in_shard(table.scan(row_filter=row_filter, selected_fields=fields).to_arrow(), shard))[columns]
-        return coerced(ds, _pandas(_in_shard(table.scan(row_filter=row_filter).to_arrow(), shard)))
+            return _pandas(table.scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow())[columns]
+        return coerced(ds, _pandas(table.scan(row_filter=row_filter).to_arrow()))
 
     def newest(self, name: str, column: str, run_id: str | None = None) -> pd.Timestamp | None:
         """The latest `column` time of a table's rows (of `run_id`'s), None when there are none:
@@ -237,11 +243,20 @@ class Lake:
         snapshot = self._snapshot(name)
         return None if snapshot is None else _newest(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
 
-    def distinct(self, name: str, column: str, run_id: str | None = None) -> set:
-        """The distinct values of a table's `column` (of `run_id`'s rows), taken in Arrow."""
-        if not self.exists(name):
-            return set()
-        return set(pc.unique(self._column(name, column, run_id)).to_pylist())
+    def distinct(self, name: str, column: str, run_id: str | None = None) -> frozenset:
+        """The distinct values of a table's `column` (of `run_id`'s rows), taken in Arrow, once per
+        snapshot of the table in this process (every store shard's read asks for its stores)."""
+        snapshot = self._snapshot(name)
+        return frozenset() if snapshot is None else _distinct(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
+
+    def store_batches(self, name: str, rows: int) -> list[StoreShard]:
+        """The stores of a table split into batches of about `rows` rows each, at most one per
+        store (as store shards: a store's batch is a hash of its id), for a stage that is computed
+        per store but over all of them a batch at a time."""
+        table = self.catalog.load_table(self._identifier(name)) if self.exists(name) else None
+        snapshot = table.metadata.current_snapshot() if table is not None else None
+        stored = int(snapshot.summary["total-records"]) if snapshot is not None and snapshot.summary else 0
+        return StoreShard.all(max(1, min(-(-stored // rows), len(self.distinct(name, "store_id")))))
 
     def count(self, name: str, run_id: str | None = None) -> int:
         """How many rows a table or view holds (of `run_id`'s); a table's counted in Arrow."""
@@ -282,6 +297,11 @@ def _newest(lake_dir: Path, namespace: str, name: str, snapshot: int, column: st
     return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
 
 
+@functools.lru_cache(maxsize=32)
+def _distinct(lake_dir: Path, namespace: str, name: str, snapshot: int, column: str, run_id: str | None) -> frozenset:
+    return frozenset(pc.unique(Lake(lake_dir, namespace)._column(name, column, run_id)).to_pylist())
+
+
 @functools.lru_cache(maxsize=KEPT_CURRENT_SERIES)
 def _current_series(lake_dir: Path, namespace: str, snapshot: int, run_id: str, since: pd.Timestamp | None,
                     shard: StoreShard | None) -> pd.DataFrame:
@@ -315,8 +335,8 @@ def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:
 
 
 def _in_shard(rows: pyarrow.Table, shard: StoreShard | None) -> pyarrow.Table:
-    """The rows of `shard`'s stores (of a table or a view), filtered in Arrow: a shard converts
-    only its own rows to pandas."""
+    """The rows of `shard`'s stores of a hydrated view, filtered in Arrow: a shard converts only
+    its own rows to pandas."""
     if shard is None:
         return rows
     stores = shard.stores(pc.unique(rows["store_id"]).to_pylist())

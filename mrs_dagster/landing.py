@@ -34,15 +34,18 @@ def read_delivery(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, encoding="latin-1")
 
 
-def read_deliveries(data_dir: Path, skip: set[str] = frozenset()) -> Iterator[tuple[str, pd.DataFrame | Exception]]:
-    """(path relative to the data dir, rows or the error that made the file unreadable), but for
-    the deliveries in `skip` (relative paths)."""
-    for path in landing_files(data_dir):
-        relative = path.relative_to(data_dir).as_posix()
-        if relative in skip:
-            continue
+def source_files(data_dir: Path, skip: set[str] = frozenset()) -> list[str]:
+    """The landing deliveries' paths relative to the data dir (their `source_file`), in name
+    order, but for those in `skip`."""
+    return [relative for path in landing_files(data_dir) if (relative := path.relative_to(data_dir).as_posix()) not in skip]
+
+
+def read_deliveries(data_dir: Path, names: list[str]) -> Iterator[tuple[str, pd.DataFrame | Exception]]:
+    """(each of `names`, paths relative to the data dir; its rows or the error that made the
+    file unreadable)."""
+    for relative in names:
         try:
-            yield relative, read_delivery(path)
+            yield relative, read_delivery(Path(data_dir) / relative)
         except TRANSIENT_READ_ERRORS:
             raise
         except Exception as error:  # any other unreadable file becomes a dead letter, never a crash

@@ -4,17 +4,18 @@
 import json
 import os
 import urllib.request
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from dagster import AssetIn, ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from dagster import Any, AssetIn, ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
 from pydantic import Field, field_validator, model_validator
 
 from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.stages import baseline, classifier
-from mrs_dagster.stages.frames import without
+from mrs_dagster.stages.frames import in_batches, without
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.stages.versions import current_rows, model_version
 
@@ -99,6 +100,11 @@ class RunMode(ConfigurableResource):
     flaky_reads: int = 0
     """Fail the first N reads of landing or reference files in the run with a TimeoutError, as a
     flaky network filesystem would (fault injection of a transient failure)."""
+    batch_rows: int = Field(default=8_000_000, ge=1)
+    """Rows a stage that goes over a big log in parts holds at a time: the deliveries being
+    ingested (a few GiB of text being parsed), a batch of stores' current series (~0.5 GiB). Each
+    part is an Iceberg commit (~0.1 s, more as a table's snapshots add up), so lower it only on a
+    machine that runs out of memory."""
 
     @field_validator("drop")
     @classmethod
@@ -113,6 +119,17 @@ class RunMode(ConfigurableResource):
 
     def limit(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.head(self.dry_run_limit) if self.dry_run else frame
+
+    def limit_frames(self, frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """`frames` (an input read a part at a time), in a dry run only their first dry_run_limit
+        rows in all, as `limit` reads of a whole input."""
+        left = self.dry_run_limit if self.dry_run else None
+        for frame in frames:
+            if left is not None:
+                if left <= 0:
+                    return
+                frame, left = frame.head(left), left - len(frame)
+            yield frame
 
     def dropped(self, name: str) -> bool:
         return name in self.drop
@@ -256,10 +273,21 @@ def lake_input(lookback_days: int | None = None, columns: tuple[str, ...] = ()) 
     return AssetIn(metadata={"lookback_days": lookback_days, "columns": list(columns) or None})
 
 
-def current_series_input(lookback_days: int | None = None) -> AssetIn:
+def current_series_input(lookback_days: int | None = None, in_store_batches: bool = False) -> AssetIn:
     """`sales_timeseries_data` as its current series (`Lake.current_series`: the highest
-    feed_version per store, SKU and tick; SERIES_COLUMNS), over `lookback_days` as in `lake_input`."""
-    return AssetIn("sales_timeseries_data", metadata={"lookback_days": lookback_days, "current_series": True})
+    feed_version per store, SKU and tick; SERIES_COLUMNS), over `lookback_days` as in `lake_input`;
+    `in_store_batches`: as an iterator of it, a batch of stores at a time (`Lake.store_batches`),
+    for a stage computed per store over all of them."""
+    return AssetIn("sales_timeseries_data", metadata={"lookback_days": lookback_days, "current_series": True,
+                                                      "in_store_batches": in_store_batches},
+                   dagster_type=Any)
+
+
+def delivery_batches_input(lookback_days: int | None = None) -> AssetIn:
+    """A log of landed rows (`source_file` in its key) as an iterator of its rows in batches of
+    whole deliveries (about `RunMode.batch_rows` rows each), the newest deliveries (last in name order)
+    first, over `lookback_days` as in `lake_input`."""
+    return AssetIn(metadata={"lookback_days": lookback_days, "delivery_batches": True}, dagster_type=Any)
 
 
 class LakeIOManager(ConfigurableIOManager):
@@ -274,14 +302,19 @@ class LakeIOManager(ConfigurableIOManager):
     run_mode: RunMode
     scope: ReplayScope
 
-    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | Iterable[pd.DataFrame]) -> None:
+        """`obj` is the asset's rows, or an iterable of frames appended one at a time (one Iceberg
+        commit each), so an output bigger than memory is never whole in it."""
         name = context.asset_key.path[-1]
         lake = self.run_mode.lake(self.mrs)
         if dataset(name).is_view:
             context.add_output_metadata({"rows": lake.replace_view(name, obj)})
             return
-        appended, dead = lake.write(name, obj)
-        context.add_output_metadata({"rows_appended": appended, "rows_in_output": len(obj), "dead_letters": dead})
+        appended = dead = rows = 0
+        for chunk in [obj] if isinstance(obj, pd.DataFrame) else obj:
+            chunk_appended, chunk_dead = lake.write(name, chunk)
+            appended, dead, rows = appended + chunk_appended, dead + chunk_dead, rows + len(chunk)
+        context.add_output_metadata({"rows_appended": appended, "rows_in_output": rows, "dead_letters": dead})
         if dead:
             context.log.error(f"{dead} row(s) of {name} broke the contract: see {name}_errors (mrs errors {name})")
 
@@ -290,9 +323,21 @@ class LakeIOManager(ConfigurableIOManager):
         shard = running_shard(context.step_context)
         wanted = context.definition_metadata
         since = self.scope.window(wanted.get("lookback_days"))
+        name = context.asset_key.path[-1]
         if wanted.get("current_series"):
+            if wanted.get("in_store_batches"):
+                return self.run_mode.limit_frames(lake.current_series(run_id, since=since, shard=batch)
+                                                  for batch in ([shard] if shard else lake.store_batches(name, self.run_mode.batch_rows)))
             return self.run_mode.limit(lake.current_series(run_id, since=since, shard=shard))
-        rows = lake.read(context.asset_key.path[-1], run_id=run_id, shard=shard, since=since, columns=wanted.get("columns"))
+        if wanted.get("delivery_batches"):
+            return self.run_mode.limit_frames(self._delivery_batches(lake, name, run_id, since))
+        rows = lake.read(name, run_id=run_id, shard=shard, since=since, columns=wanted.get("columns"))
         if {"store_id", "written_at", "version"} <= set(rows.columns):
             rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id, shard=shard))
         return self.run_mode.limit(rows)
+
+    def _delivery_batches(self, lake: Lake, name: str, run_id: str, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
+        landed = lake.read(name, run_id=run_id, since=since, columns=["source_file"])["source_file"].value_counts()
+        newest_first = sorted(landed.items(), reverse=True)
+        for deliveries in in_batches(newest_first, self.run_mode.batch_rows, size=lambda delivery: delivery[1]):
+            yield lake.read(name, run_id=run_id, since=since, source_files=[source_file for source_file, _ in deliveries])

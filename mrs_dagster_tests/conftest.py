@@ -72,13 +72,14 @@ def dagster_instance():
 UP_TO_HYDRATE = AssetSelection.all() - AssetSelection.groups("insights")
 
 
-def materialize_all(data_dir: Path, selection=UP_TO_HYDRATE, run_id: str | None = None):
+def materialize_all(data_dir: Path, selection=UP_TO_HYDRATE, run_id: str | None = None, run_mode: dict | None = None):
     """A real Dagster run of the asset graph up to hydrate (or `selection`) over `data_dir`,
-    ephemeral instance."""
+    ephemeral instance; `run_mode`: the run's `RunMode` config."""
     result = materialize(
         ASSETS,
         resources=build_resources(data_dir, run_id),
         selection=selection,
+        run_config={"resources": {"run_mode": {"config": run_mode}}} if run_mode else None,
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success

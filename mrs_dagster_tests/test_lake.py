@@ -92,6 +92,30 @@ def test_a_views_rows_read_by_store_shard_are_that_shards(tmp_path):
     assert lake.read("data_gaps", shard=StoreShard(1, 3))["gap_start"].dtype == "datetime64[ns, UTC]"
 
 
+def test_a_tables_rows_read_by_store_shard_or_source_file_are_those_rows(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    stores = [str(301 + i) for i in range(8)]
+    lake.append("baseline_sales_model_prediction_log", pd.concat([baseline_rows(2).assign(store_id=s) for s in stores]))
+    read = [lake.read("baseline_sales_model_prediction_log", shard=shard) for shard in StoreShard.all(3)]
+    assert [set(rows["store_id"]) for rows in read] == [set(shard.stores(stores)) for shard in StoreShard.all(3)]
+    assert sum(map(len, read)) == 16 and read[0]["ts"].dtype == "datetime64[ns, UTC]"
+    ticks = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+    lake.append("unified_sales_data", pd.DataFrame({
+        "retailer": "r", "store_id": "301", "sku": "A", "ts": ticks, "units": 1.0, "sales_value": 2.0, "feed_version": 1,
+        "source_file": ["a.csv", "b.csv", "b.csv", "c.csv"], "source_line": [1, 1, 2, 1], "written_at": ticks, "run_id": "run-1"}))
+    rows = lake.read("unified_sales_data", source_files=["b.csv", "c.csv"])
+    assert sorted(zip(rows["source_file"], rows["source_line"])) == [("b.csv", 1), ("b.csv", 2), ("c.csv", 1)]
+
+
+def test_store_batches_split_a_tables_stores_into_parts_of_about_the_rows_and_never_more_than_its_stores(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    assert lake.store_batches("baseline_sales_model_prediction_log", 10) == StoreShard.all(1)
+    lake.append("baseline_sales_model_prediction_log", pd.concat([baseline_rows(10).assign(store_id=str(s)) for s in range(301, 305)]))
+    assert lake.store_batches("baseline_sales_model_prediction_log", 100) == StoreShard.all(1)
+    assert lake.store_batches("baseline_sales_model_prediction_log", 15) == StoreShard.all(3)
+    assert lake.store_batches("baseline_sales_model_prediction_log", 1) == StoreShard.all(4)
+
+
 def test_unwritten_table_reads_empty_with_contract_columns(tmp_path):
     frame = Lake(tmp_path / "lake").read("minority_event_log")
     assert frame.empty and "finalized_at" in frame.columns

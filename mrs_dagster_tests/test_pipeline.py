@@ -15,6 +15,8 @@ from mrs_dagster.definitions import ASSETS, build_resources
 from mrs_dagster.lake import Lake
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
+from mrs_dagster.stages.timestamps import parse_timestamps
+from mrs_dagster.synthetic import write_world
 from mrs_dagster_tests.conftest import DERIVED_LOGS, materialize_all
 
 
@@ -123,6 +125,32 @@ def test_bad_landed_rows_are_dead_lettered_and_valid_rows_kept(world_dir, small_
     ]
     unified = table(world_dir, "unified_sales_data")
     assert len(unified) == len(small_world.sales) + 1
+
+
+def test_ingesting_in_batches_of_one_delivery_writes_the_logs_of_one_batch(tiny_world, tmp_path):
+    """`batch_rows: 1` makes every delivery its own batch (its own commits); a tick resent in a
+    later delivery of the same feed_version takes the later's units either way."""
+    one, batched = tmp_path / "one", tmp_path / "batched"
+    for data_dir in (one, batched):
+        write_world(tiny_world, data_dir)
+        sales = data_dir / "landing" / "sales"
+        first = sorted(sales.iterdir())[0]
+        resent = pd.read_csv(first, dtype=str).head(3).assign(units="7")
+        resent.loc[2, "units"] = "lots"
+        resent.to_csv(sales / f"{first.stem}b.csv", index=False)
+    materialize_all(one)
+    materialize_all(batched, run_mode={"batch_rows": 1})
+    deliveries = len(list((one / "landing" / "sales").iterdir()))
+    batched_lake = Lake(batched / "lake")
+    assert len(batched_lake.catalog.load_table(("mrs", "unified_sales_data")).snapshots()) == deliveries
+    for name in ["unified_sales_data", "unified_sales_data_errors", "sales_daily_summary", *DERIVED_LOGS]:
+        unbatched = table(one, name)
+        assert len(unbatched), f"{name} is empty: nothing compared"
+        pd.testing.assert_frame_equal(table(batched, name), unbatched, obj=name)
+    series = table(batched, "sales_timeseries_data").set_index(["store_id", "sku", "ts"])["units"]
+    resent_ticks = pd.MultiIndex.from_arrays([resent["store_id"], resent["sku"], parse_timestamps(resent["ts"])])
+    assert series.loc[resent_ticks[:2]].tolist() == [7.0, 7.0]
+    assert table(batched, "unified_sales_data_errors")["source_line"].tolist() == [3]
 
 
 def test_a_data_dir_without_landing_fails_loudly(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -14,6 +17,24 @@ def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     turn text read from the lake (TEXT_DTYPE) into Python objects when an empty frame joins it."""
     full = [frame for frame in frames if not frame.empty]
     return pd.concat(full, ignore_index=True) if full else frames[0]
+
+
+Part = TypeVar("Part")
+
+
+def in_batches(parts: Iterable[Part], rows: int, size: Callable[[Part], int] = len) -> Iterator[list[Part]]:
+    """Consecutive `parts` grouped until a group holds at least `rows` rows (`size` of each part;
+    the last group may hold fewer): how a log is gone over in parts small enough to hold, in few
+    enough commits (each Iceberg commit costs ~0.1 s, and more as a table's snapshots add up)."""
+    group, held = [], 0
+    for part in parts:
+        group.append(part)
+        held += size(part)
+        if held >= rows:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
 
 
 def replaced_from(previous: pd.DataFrame, recomputed: pd.DataFrame, column: str, start: pd.Timestamp) -> pd.DataFrame:

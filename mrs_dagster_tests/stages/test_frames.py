@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import TEXT_DTYPE
-from mrs_dagster.stages.frames import concat_rows, text_positions
+from mrs_dagster.stages.frames import concat_rows, in_batches, text_positions
 
 
 def test_concat_rows_keeps_text_read_from_the_lake_when_an_empty_frame_joins_it():
@@ -29,3 +29,9 @@ def test_text_positions_finds_each_value_in_the_labels_minus_one_for_absent_or_m
     assert text_positions(pd.Series(["b", np.nan], dtype=object), ["a", "b"]).tolist() == [1, -1]
     assert text_positions(pd.Series([None], dtype=object), ["a"]).tolist() == [-1]
     assert text_positions(pd.Series([], dtype=object), ["a"]).tolist() == []
+
+
+def test_in_batches_groups_consecutive_parts_until_they_hold_the_rows_and_keeps_the_rest():
+    assert list(in_batches([[1, 2], [3], [4, 5, 6], [7]], 3)) == [[[1, 2], [3]], [[4, 5, 6]], [[7]]]
+    assert list(in_batches([("a", 5), ("b", 1)], 2, size=lambda part: part[1])) == [[("a", 5)], [("b", 1)]]
+    assert list(in_batches([], 3)) == []
