@@ -7,6 +7,7 @@ Field names follow the seeds (`report_id`, `first_detected_from`, `window_start`
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -914,8 +915,21 @@ def contract_report(dataset: Dataset, df: pd.DataFrame) -> ContractReport:
         failures = pd.DataFrame(columns=["column", "check", "failure_case"])
     except pa.errors.SchemaErrors as error:
         failures = error.failure_cases[["column", "check", "failure_case"]].astype(str)
-    present = [c for c in dataset.key if c in df.columns]
-    duplicates = int(df.duplicated(present).sum()) if present else 0
     required = [name for name, col in dataset.schema.columns.items() if not col.nullable and name in df.columns]
     nulls = {c: int(n) for c, n in df[required].isna().sum().items() if n}
-    return ContractReport(failures, duplicates, nulls)
+    return ContractReport(failures, duplicate_keys(dataset, df), nulls)
+
+
+def duplicate_keys(dataset: Dataset, df: pd.DataFrame) -> int:
+    """Rows of `df` beyond the first of each idempotent key (of the key columns `df` has)."""
+    present = [c for c in dataset.key if c in df.columns]
+    return int(df.duplicated(present).sum()) if present else 0
+
+
+def merged_report(reports: list[ContractReport]) -> ContractReport:
+    """The report of rows checked in parts (`contract_report` of each) that no key spans."""
+    nulls = Counter()
+    for report in reports:
+        nulls.update(report.required_nulls)
+    return ContractReport(pd.concat([report.contract_failures for report in reports], ignore_index=True),
+                          sum(report.duplicate_keys for report in reports), dict(nulls))

@@ -2,11 +2,22 @@
 key, and no NULL in required columns. All three are blocking: a log that breaks its contract
 stops the assets downstream of it in the same run."""
 
+from dataclasses import replace
+
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSpec, MetadataValue, multi_asset_check
 
-from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, STAGE_ERRORS, contract_report
+from mrs_dagster.contracts import (
+    DATASETS,
+    DEAD_LETTER_TABLES,
+    STAGE_ERRORS,
+    contract_report,
+    duplicate_keys,
+    merged_report,
+)
+from mrs_dagster.lake import Lake
 from mrs_dagster.partitions import checked_shard
 from mrs_dagster.resources import MRSConfig, ReplayScope, RunMode
+from mrs_dagster.stages.shards import StoreShard
 
 CHECKS = ("contract", "idempotent_key_unique", "required_columns_not_null")
 
@@ -14,7 +25,8 @@ CHECKS = ("contract", "idempotent_key_unique", "required_columns_not_null")
 def contract_checks(name: str):
     """The three blocking checks of log `name`, over the rows of the current run_id (of the run's
     store shard, for a sharded log in a sharded run; written from the scope's `since` on, in a run
-    scoped so: the rows it can have written, so an incremental run checks its new day, not all)."""
+    scoped so: the rows it can have written, so an incremental run checks its new day, not all),
+    read a part at a time (`_parts`), so a log of tens of millions of rows is never held whole."""
     dataset = DATASETS[name]
     timed = "written_at" in dataset.columns
 
@@ -24,28 +36,45 @@ def contract_checks(name: str):
             key=", ".join(dataset.key))) for check in CHECKS],
     )
     def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope):
-        lake = run_mode.lake(mrs)
-        rows = lake.read(name, run_id=mrs.current_run_id(), shard=checked_shard(context, name),
-                         since=scope.since if timed else None)
-        report = contract_report(dataset, rows)
+        lake, run_id, since = run_mode.lake(mrs), mrs.current_run_id(), scope.since if timed else None
+        parts = _parts(lake, name, checked_shard(context, name), run_mode.batch_rows)
+        checked, reports = 0, []
+        for part in parts:
+            rows = lake.read(name, run_id=run_id, shard=part, since=since)
+            checked += len(rows)
+            reports.append(contract_report(dataset, rows))
+        report = merged_report(reports)
+        if len(parts) > 1 and "store_id" not in dataset.key:  # a key that two batches of stores can share
+            keys = lake.read(name, run_id=run_id, since=since, columns=list(dataset.key))
+            report = replace(report, duplicate_keys=duplicate_keys(dataset, keys))
         sample = report.contract_failures.head(10)
         errors = STAGE_ERRORS.get(name)
         dead = len(lake.read(errors.name, run_id=mrs.current_run_id())) if errors and lake.exists(errors.name) else 0
         yield AssetCheckResult(
             asset_key=name, check_name="contract", passed=report.contract_failures.empty and dead == 0,
-            metadata={"rows": len(rows), "failures": len(report.contract_failures), "dead_letters": dead,
+            metadata={"rows": checked, "failures": len(report.contract_failures), "dead_letters": dead,
                       "sample": MetadataValue.md(sample.to_markdown(index=False) if len(sample) else "none")},
         )
         yield AssetCheckResult(
             asset_key=name, check_name="idempotent_key_unique", passed=report.duplicate_keys == 0,
-            metadata={"rows": len(rows), "duplicate_rows": report.duplicate_keys},
+            metadata={"rows": checked, "duplicate_rows": report.duplicate_keys},
         )
         yield AssetCheckResult(
             asset_key=name, check_name="required_columns_not_null", passed=not report.required_nulls,
-            metadata={"rows": len(rows), "null_counts": MetadataValue.json(report.required_nulls)},
+            metadata={"rows": checked, "null_counts": MetadataValue.json(report.required_nulls)},
         )
 
     return _checks
+
+
+def _parts(lake: Lake, name: str, shard: StoreShard | None, batch_rows: int) -> list[StoreShard | None]:
+    """What the checks of log `name` read at a time: the run's store shard; or batches of about
+    `batch_rows` rows of stores, for a big log whose every row has a store; else all rows (None)."""
+    if shard is not None:
+        return [shard]
+    store_id = DATASETS[name].schema.columns.get("store_id")
+    batches = lake.store_batches(name, batch_rows) if store_id is not None and not store_id.nullable else []
+    return batches if len(batches) > 1 else [None]
 
 
 _DESCRIPTIONS = {
