@@ -21,13 +21,13 @@ class Usage:
     error: str = ""  # the end of its stderr, when it failed
 
 
-def mrs(*args: str, home: Path, check: bool = True) -> Usage:
-    """Run `mrs <args>` with `home` as the Dagster home; raises when the command fails, unless
-    `check` is false."""
+def mrs(*args: str, home: Path, check: bool = True, env: dict[str, str] | None = None) -> Usage:
+    """Run `mrs <args>` with `home` as the Dagster home (and `env` set); raises when the command
+    fails, unless `check` is false."""
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen([*MRS, *args], stdout=subprocess.DEVNULL, stderr=errors,
-                                   env={**os.environ, "DAGSTER_HOME": str(home)})
+                                   env={**os.environ, **(env or {}), "DAGSTER_HOME": str(home)})
         # wait4, not wait: it also reports the peak memory of this one child.
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
