@@ -55,7 +55,7 @@ DEFAULT_NAMESPACE = "mrs"
 COMMIT_ATTEMPTS = 8
 # Rows per Parquet row group: the grain at which a time-window read skips history.
 ROW_GROUP_ROWS = 131_072
-# A dedup lookup by a text column's values (the source files of new rows) lists at most this many.
+# A dedup lookup by a text column's values (the source files or the stores of new rows) lists at most this many.
 KEY_LOOKUP_VALUES = 1_000
 # SQLite catalogs kept open per process (see `_catalog`).
 OPEN_CATALOGS = 8
@@ -323,11 +323,17 @@ def _pandas(rows: pyarrow.Table) -> pd.DataFrame:
 def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:
     """The stored rows that can share a key with `rows`: those within the new rows' range of the
     first sort column when it is part of the key (the table is written in that order, so the scan
-    reads only the row groups of that range), else all."""
+    reads only the row groups of that range), and of the new rows' stores when the key has one
+    (a retailer's delivery then reads none of the other retailers' keys of the same ticks)."""
     column = ds.sort_by[0] if ds.sort_by and ds.sort_by[0] in ds.key else None
-    if column is None:
-        return AlwaysTrue()
-    values = rows[column]
+    lookup = AlwaysTrue() if column is None else _values_lookup(rows[column], column)
+    if "store_id" in ds.key and column != "store_id" and rows["store_id"].notna().all():
+        lookup = And(lookup, _values_lookup(rows["store_id"], "store_id"))
+    return lookup
+
+
+def _values_lookup(values: pd.Series, column: str) -> BooleanExpression:
+    """`column` within the range of `values` (times), or among them (at most KEY_LOOKUP_VALUES)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return And(GreaterThanOrEqual(column, values.min().isoformat()), LessThanOrEqual(column, values.max().isoformat()))
     distinct = values.unique()

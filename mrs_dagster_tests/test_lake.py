@@ -35,6 +35,15 @@ def test_append_dedups_on_the_idempotent_key(tmp_path):
     assert len(lake.read("baseline_sales_model_prediction_log")) == 12
 
 
+def test_dedup_finds_the_stored_keys_of_the_new_rows_stores_at_the_same_ticks(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    name = "baseline_sales_model_prediction_log"
+    assert lake.append(name, baseline_rows(3)) == 3
+    assert lake.append(name, baseline_rows(3).assign(store_id="302")) == 3
+    assert lake.append(name, pd.concat([baseline_rows(4), baseline_rows(3).assign(store_id="302")])) == 1
+    assert sorted(lake.read(name).groupby("store_id").size().items()) == [("301", 4), ("302", 3)]
+
+
 def test_text_reads_as_arrow_backed_strings_that_pass_the_contract_and_dedup_as_written(tmp_path):
     lake = Lake(tmp_path / "lake")
     ts = pd.Timestamp("2026-03-02 08:00", tz="UTC")
