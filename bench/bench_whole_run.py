@@ -33,7 +33,8 @@ def world_size(text: str) -> tuple[int, int, int, int]:
         stores, skus, days = (int(part) for part in size.split("x"))
         return stores, skus, days, int(shards or 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: a world is STORESxSKUSxDAYS[:SHARDS], e.g. 50x200x14 or 200x500x7:8") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a world is STORESxSKUSxDAYS[:SHARDS], e.g. 50x200x14 or 200x500x7:8") from None
 
 
 def whole_runs(root: Path, world: tuple[int, int, int, int], repeats: int, seed: int) -> list:
@@ -46,7 +47,8 @@ def whole_runs(root: Path, world: tuple[int, int, int, int], repeats: int, seed:
         shutil.rmtree(data_dir / "lake", ignore_errors=True)
         home = root / f"home_{stores}x{skus}x{days}_{attempt}"
         home.mkdir()
-        runs.append(mrs("run", "--data-dir", str(data_dir), home=home, check=False, env={STORE_SHARDS_ENV: str(shards)}))
+        runs.append(mrs("run", "--data-dir", str(data_dir), home=home, check=False,
+                        env={STORE_SHARDS_ENV: str(shards)}))
         run = runs[-1]
         print(f"{stores} x {skus} x {days}" + (f" in {shards} store shards" if shards else "")
               + f": {run.seconds:.1f} s, {run.peak_gib:.2f} GiB"

@@ -247,7 +247,9 @@ class Lake:
         """The distinct values of a table's `column` (of `run_id`'s rows), taken in Arrow, once per
         snapshot of the table in this process (every store shard's read asks for its stores)."""
         snapshot = self._snapshot(name)
-        return frozenset() if snapshot is None else _distinct(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
+        if snapshot is None:
+            return frozenset()
+        return _distinct(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
 
     def store_batches(self, name: str, rows: int) -> list[StoreShard]:
         """The stores of a table split into batches of about `rows` rows each, at most one per

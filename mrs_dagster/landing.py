@@ -37,7 +37,8 @@ def read_delivery(path: Path) -> pd.DataFrame:
 def source_files(data_dir: Path, skip: set[str] = frozenset()) -> list[str]:
     """The landing deliveries' paths relative to the data dir (their `source_file`), in name
     order, but for those in `skip`."""
-    return [relative for path in landing_files(data_dir) if (relative := path.relative_to(data_dir).as_posix()) not in skip]
+    relative = (path.relative_to(data_dir).as_posix() for path in landing_files(data_dir))
+    return [name for name in relative if name not in skip]
 
 
 def read_deliveries(data_dir: Path, names: list[str]) -> Iterator[tuple[str, pd.DataFrame | Exception]]:

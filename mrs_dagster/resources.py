@@ -285,8 +285,8 @@ def current_series_input(lookback_days: int | None = None, in_store_batches: boo
 
 def delivery_batches_input(lookback_days: int | None = None) -> AssetIn:
     """A log of landed rows (`source_file` in its key) as an iterator of its rows in batches of
-    whole deliveries (about `RunMode.batch_rows` rows each), the newest deliveries (last in name order)
-    first, over `lookback_days` as in `lake_input`."""
+    whole deliveries (about `RunMode.batch_rows` rows each), the newest deliveries (last in name
+    order) first, over `lookback_days` as in `lake_input`."""
     return AssetIn(metadata={"lookback_days": lookback_days, "delivery_batches": True}, dagster_type=Any)
 
 
@@ -326,8 +326,9 @@ class LakeIOManager(ConfigurableIOManager):
         name = context.asset_key.path[-1]
         if wanted.get("current_series"):
             if wanted.get("in_store_batches"):
-                return self.run_mode.limit_frames(lake.current_series(run_id, since=since, shard=batch)
-                                                  for batch in ([shard] if shard else lake.store_batches(name, self.run_mode.batch_rows)))
+                batches = [shard] if shard else lake.store_batches(name, self.run_mode.batch_rows)
+                return self.run_mode.limit_frames(
+                    lake.current_series(run_id, since=since, shard=batch) for batch in batches)
             return self.run_mode.limit(lake.current_series(run_id, since=since, shard=shard))
         if wanted.get("delivery_batches"):
             return self.run_mode.limit_frames(self._delivery_batches(lake, name, run_id, since))
@@ -336,7 +337,8 @@ class LakeIOManager(ConfigurableIOManager):
             rows = current_rows(rows, lake.read("evaluation_versions", run_id=run_id, shard=shard))
         return self.run_mode.limit(rows)
 
-    def _delivery_batches(self, lake: Lake, name: str, run_id: str, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
+    def _delivery_batches(self, lake: Lake, name: str, run_id: str,
+                          since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
         landed = lake.read(name, run_id=run_id, since=since, columns=["source_file"])["source_file"].value_counts()
         newest_first = sorted(landed.items(), reverse=True)
         for deliveries in in_batches(newest_first, self.run_mode.batch_rows, size=lambda delivery: delivery[1]):

@@ -83,7 +83,8 @@ def unified_sales_data(context: AssetExecutionContext, mrs: MRSConfig, run_mode:
             errors.append(invalid)
 
     # The IO manager consumes `batches()` before this body resumes, so `errors` is complete below.
-    yield Output(batches(), "unified_sales_data", metadata={"files": len(deliveries), "already_ingested": len(ingested)})
+    yield Output(batches(), "unified_sales_data",
+                 metadata={"files": len(deliveries), "already_ingested": len(ingested)})
     dead = concat_rows([UNIFIED_SALES_DATA_ERRORS.empty(), *errors])
     yield Output(
         dead,
