@@ -280,7 +280,7 @@ def current_series_input(lookback_days: int | None = None, in_store_batches: boo
     for a stage computed per store over all of them."""
     return AssetIn("sales_timeseries_data", metadata={"lookback_days": lookback_days, "current_series": True,
                                                       "in_store_batches": in_store_batches},
-                   dagster_type=Any)
+                   **({"dagster_type": Any} if in_store_batches else {}))
 
 
 def delivery_batches_input(lookback_days: int | None = None) -> AssetIn:

@@ -10,6 +10,7 @@ from mrs_dagster.contracts import (
     DATASETS,
     DEAD_LETTER_TABLES,
     STAGE_ERRORS,
+    Dataset,
     contract_report,
     duplicate_keys,
     merged_report,
@@ -37,7 +38,7 @@ def contract_checks(name: str):
     )
     def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope):
         lake, run_id, since = run_mode.lake(mrs), mrs.current_run_id(), scope.since if timed else None
-        parts = _parts(lake, name, checked_shard(context, name), run_mode.batch_rows)
+        parts = _parts(lake, dataset, checked_shard(context, name), run_mode.batch_rows)
         checked, reports = 0, []
         for part in parts:
             rows = lake.read(name, run_id=run_id, shard=part, since=since)
@@ -67,13 +68,13 @@ def contract_checks(name: str):
     return _checks
 
 
-def _parts(lake: Lake, name: str, shard: StoreShard | None, batch_rows: int) -> list[StoreShard | None]:
-    """What the checks of log `name` read at a time: the run's store shard; or batches of about
+def _parts(lake: Lake, dataset: Dataset, shard: StoreShard | None, batch_rows: int) -> list[StoreShard | None]:
+    """What the checks of a log read at a time: the run's store shard; or batches of about
     `batch_rows` rows of stores, for a big log whose every row has a store; else all rows (None)."""
     if shard is not None:
         return [shard]
-    store_id = DATASETS[name].schema.columns.get("store_id")
-    batches = lake.store_batches(name, batch_rows) if store_id is not None and not store_id.nullable else []
+    store_id = dataset.schema.columns.get("store_id")
+    batches = lake.store_batches(dataset.name, batch_rows) if store_id is not None and not store_id.nullable else []
     return batches if len(batches) > 1 else [None]
 
 
