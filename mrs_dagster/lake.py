@@ -146,6 +146,9 @@ class Lake:
             return 0
         new = pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False)
         if ds.sort_by:  # in Arrow: a pandas sort copies every text cell as a Python object
+            # Text from a stage's per-store frames comes in a chunk per store, and Arrow takes rows
+            # across many chunks at twice the cost of one (a model log: 2.5 s against 1.3 s).
+            new = new.combine_chunks()
             new = new.take(pc.sort_indices(new, [(column, "ascending") for column in ds.sort_by]))
         table.append(new)
         return len(rows)

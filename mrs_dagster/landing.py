@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrs_dagster.contracts import REFERENCE_COLUMNS, REFERENCE_REQUIRED
+from mrs_dagster.contracts import REFERENCE_COLUMNS, REFERENCE_REQUIRED, TEXT_DTYPE
 
 SALES_SUFFIXES = (".csv", ".parquet")
 # Errors that say "try again" (a flaky network filesystem), not "this file is broken": they are
@@ -23,15 +23,16 @@ def landing_files(data_dir: Path) -> list[Path]:
 
 
 def read_delivery(path: Path) -> pd.DataFrame:
-    """One delivery as read: CSV cells as strings (UTF-8, else Latin-1), Parquet as stored.
+    """One delivery as read: CSV cells as text (`TEXT_DTYPE`, what parsing works in, so no column is
+    converted again; UTF-8, else Latin-1), Parquet as stored.
 
     Raises when the file cannot be read at all."""
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     try:
-        return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(path, dtype=TEXT_DTYPE, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError:
-        return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, encoding="latin-1")
+        return pd.read_csv(path, dtype=TEXT_DTYPE, keep_default_na=False, encoding="latin-1")
 
 
 def source_files(data_dir: Path, skip: set[str] = frozenset()) -> list[str]:

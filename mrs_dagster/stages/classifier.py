@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import pdtr, pdtrc
 
-from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG
-from mrs_dagster.stages.frames import set_columns
+from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG, DIRECTIONS
+from mrs_dagster.stages.frames import labelled_text, set_columns
 from mrs_dagster.stages.series_grid import store_grids
 from mrs_dagster.stages.versions import model_version
 
@@ -109,7 +109,7 @@ def classifier_predictions(
         frame = grid.long(
             anomaly_score=s.score,
             anomaly_flag=s.flag,
-            direction=np.select([s.direction == SPIKE, s.direction == DROP], ["spike", "drop"], None),
+            direction=labelled_text(DIRECTIONS, np.select([s.direction == SPIKE, s.direction == DROP], [0, 1], -1).reshape(-1)),
             window_ticks=s.window_ticks,
             severity_score=s.severity,
             version=grid.tick_versions(),
@@ -120,4 +120,6 @@ def classifier_predictions(
         return ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
     del frames
-    return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"], run_id=run_id)
+    # Columns in the contract's order (`version` moved after `written_at`): reordering them after would copy every row.
+    return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"],
+                       version=out.pop("version"), run_id=run_id)

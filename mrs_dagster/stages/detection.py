@@ -20,6 +20,7 @@ import pandas as pd
 
 from mrs_dagster.stages.baseline import BaselineParams
 from mrs_dagster.stages.classifier import SPIKE, ScoringParams, score_windows
+from mrs_dagster.stages.frames import rows_among
 from mrs_dagster.stages.identity import stable_id
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
 
@@ -84,8 +85,10 @@ def model_flags(series: pd.DataFrame, baseline: pd.DataFrame, classifier: pd.Dat
     """Flagged ticks of the classifier log with the sales and baseline of each tick."""
     keys = ["store_id", "sku", "ts"]
     flagged = classifier.loc[classifier["anomaly_flag"], keys + ["direction", "severity_score", "version", "model_version"]]
-    flagged = flagged.merge(baseline[keys + ["expected_units", "expected_sales_value"]], on=keys, how="left")
-    flagged = flagged.merge(series[keys + ["units", "sales_value"]], on=keys, how="left")
+    ticks = flagged[keys]
+    flagged = flagged.merge(rows_among(baseline, ticks)[keys + ["expected_units", "expected_sales_value"]], on=keys,
+                            how="left")
+    flagged = flagged.merge(rows_among(series, ticks)[keys + ["units", "sales_value"]], on=keys, how="left")
     return flagged.fillna({"units": 0.0, "sales_value": 0.0})[_FLAGGED]
 
 

@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mrs_dagster.contracts import TEXT_DTYPE
+
 
 def concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The rows of `frames` in one frame (a new index); the first frame when none has rows. Frames
@@ -45,10 +47,24 @@ def replaced_from(previous: pd.DataFrame, recomputed: pd.DataFrame, column: str,
 
 def set_columns(frame: pd.DataFrame, **columns) -> pd.DataFrame:
     """`frame` with `columns` set in place, for a frame the caller has just made: `assign` copies
-    every row first, which on a log of millions of rows is a second copy at the step's peak."""
+    every row first, which on a log of millions of rows is a second copy at the step's peak. A
+    text value fills its column as Arrow-backed text (`repeated_text`)."""
     for name, values in columns.items():
-        frame[name] = values
+        frame[name] = repeated_text(values, len(frame)) if isinstance(values, str) else values
     return frame
+
+
+def repeated_text(value: str, rows: int) -> pd.api.extensions.ExtensionArray:
+    """`value` in each of `rows` rows, as Arrow-backed text (`TEXT_DTYPE`, what the lake reads):
+    a column of Python strings costs a Python call per cell when it is hashed for the key's
+    dedup, validated and converted to Arrow on write (~7 s for the three of a model log)."""
+    return TEXT_DTYPE.__from_arrow__(pa.repeat(pa.scalar(value, pa.large_string()), rows))
+
+
+def labelled_text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """`labels[codes]` as Arrow-backed text (`TEXT_DTYPE`), missing where a code is -1."""
+    taken = pa.array(np.asarray(labels, dtype=object), pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return TEXT_DTYPE.__from_arrow__(taken)
 
 
 def without(rows: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
@@ -64,3 +80,26 @@ def text_positions(values: pd.Series, labels) -> np.ndarray:
     text = pa.large_string()  # as the lake's text reads; an empty or all-missing column reads as nulls
     found = pc.index_in(pa.array(values).cast(text), value_set=pa.array(np.asarray(labels, dtype=object), text))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def rows_among(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `frame` whose values in the columns of `keys` are those of some row of `keys`:
+    a semi-join on integer codes, to narrow a log of millions of rows before a merge with a few
+    of them (pandas' merge hashes every text key cell of both sides). A missing value matches
+    nothing. Each column's codes are folded into those of the key rows seen so far, so they never
+    overflow."""
+    frame_codes, key_codes = np.zeros(len(frame), np.int64), np.zeros(len(keys), np.int64)
+    for column in keys.columns:
+        labels = keys[column].unique()
+        at_frame, at_keys = (_positions(values, labels) for values in (frame[column], keys[column]))
+        frame_codes, key_codes = frame_codes * len(labels) + at_frame, key_codes * len(labels) + at_keys
+        seen = pd.Index(np.unique(key_codes))
+        frame_codes = np.where(at_frame < 0, -1, seen.get_indexer(frame_codes))
+        key_codes = seen.get_indexer(key_codes)
+    return without(frame, frame_codes < 0)
+
+
+def _positions(values: pd.Series, labels) -> np.ndarray:
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        return text_positions(values, labels)
+    return pd.Index(labels).get_indexer(values)

@@ -10,7 +10,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
-from mrs_dagster.stages.frames import without
+from mrs_dagster.stages.frames import repeated_text, without
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
 
@@ -29,7 +29,7 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
         return UNIFIED_SALES_DATA.empty(), _dead_letters(raw, reasons, source_file, lines, run_id)
 
     text = {c: raw[c].astype(TEXT_DTYPE).str.strip() for c in LANDING_COLUMNS}
-    ts = parse_timestamps(raw["ts"])
+    ts = parse_timestamps(text["ts"])
     units = _numbers(text["units"])
     sales_value = _numbers(text["sales_value"])
     if "feed_version" in raw.columns:
@@ -59,11 +59,12 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
             "units": units,
             "sales_value": sales_value,
             "feed_version": feed_version,
-            "source_file": source_file,
+            "source_file": repeated_text(source_file, len(raw)),
             "source_line": lines,
         }
     )[ok]
-    valid = valid.assign(written_at=valid["ts"], run_id=run_id, feed_version=valid["feed_version"].astype("int64"))
+    valid = valid.assign(written_at=valid["ts"], run_id=repeated_text(run_id, len(valid)),
+                         feed_version=valid["feed_version"].astype("int64"))
     return valid, _dead_letters(raw[~ok], reasons[~ok], source_file, lines[~ok], run_id)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mrs_dagster.stages.frames import text_positions
+from mrs_dagster.stages.frames import labelled_text, repeated_text, text_positions
 from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.timestamps import TICK
 from mrs_dagster.stages.versions import evaluation_versions, feed_versions, version_at
@@ -51,18 +51,19 @@ class StoreGrid:
         """(K, J): the evaluation version of every cell."""
         return np.broadcast_to(self.version, (len(self.skus), len(self.ticks)))
 
-    def long(self, **columns: np.ndarray) -> pd.DataFrame:
-        """Long rows (store_id, sku, ts, <columns>) for (K, J) arrays, SKU-major."""
+    def long(self, **columns: np.ndarray | pd.api.extensions.ExtensionArray) -> pd.DataFrame:
+        """Long rows (store_id, sku, ts, <columns>) for (K, J) arrays, SKU-major (a column already
+        long, such as `labelled_text`'s, is taken as it is). Text is Arrow-backed (`TEXT_DTYPE`)."""
         k, j = len(self.skus), len(self.ticks)
         frame = pd.DataFrame(
             {
-                "store_id": self.store_id,
-                "sku": np.repeat(self.skus, j),
+                "store_id": repeated_text(self.store_id, k * j),
+                "sku": labelled_text(self.skus, np.repeat(np.arange(k), j)),
                 "ts": pd.DatetimeIndex(np.tile(self.ticks.asi8, k).view("M8[ns]")).tz_localize("UTC"),
             }
         )
         for name, values in columns.items():
-            frame[name] = np.asarray(values).reshape(-1)
+            frame[name] = values if isinstance(values, pd.api.extensions.ExtensionArray) else np.asarray(values).reshape(-1)
         return frame
 
     def cells(self, frame: pd.DataFrame, column: str, fill: float = np.nan) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mrs_dagster.contracts import TEXT_DTYPE
+
 TICK = pd.Timedelta(minutes=5)
 _ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
@@ -12,7 +14,7 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     """Parse strings or datetimes to UTC; what cannot be parsed becomes NaT."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
-    text = values.astype("string[pyarrow]").str.strip()
+    text = values.astype(TEXT_DTYPE).str.strip()
     # Parsed in two groups: pandas would otherwise read naive values in a mixed column with the
     # offset of the zoned ones.
     zoned = text.str.contains(_ZONE, na=False)
