@@ -10,7 +10,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
-from mrs_dagster.stages.frames import repeated_text, without
+from mrs_dagster.stages.frames import is_sorted, repeated_text, without
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
 
@@ -117,7 +117,8 @@ def _jsonable(value):
 def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
     """One row per (store_id, sku, ts, feed_version): within a feed_version the last landed line
     wins (landing files in name order), so a row sent twice is not counted twice."""
-    ordered = unified.sort_values(["source_file", "source_line"], kind="stable")
+    landed = ["source_file", "source_line"]
+    ordered = unified if is_sorted(unified, landed) else unified.sort_values(landed, kind="stable")
     resent = ordered.duplicated(["store_id", "sku", "ts", "feed_version", "run_id"], keep="last").to_numpy()
     return without(ordered, resent)[SALES_TIMESERIES_DATA.columns]
 
