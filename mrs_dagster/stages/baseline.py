@@ -106,6 +106,7 @@ def baseline_predictions(
         return BASELINE_SALES_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
     del frames
-    # Columns in the contract's order (`version` moved after `written_at`): reordering them after would copy every row.
+    # Columns in the contract's order (`version` moved after `written_at`): reordering them after
+    # would copy every row.
     return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"],
                        version=out.pop("version"), run_id=run_id)

@@ -109,7 +109,8 @@ def classifier_predictions(
         frame = grid.long(
             anomaly_score=s.score,
             anomaly_flag=s.flag,
-            direction=labelled_text(DIRECTIONS, np.select([s.direction == SPIKE, s.direction == DROP], [0, 1], -1).reshape(-1)),
+            direction=labelled_text(DIRECTIONS, np.select([s.direction == SPIKE, s.direction == DROP], [0, 1], -1)
+                                    .reshape(-1)),
             window_ticks=s.window_ticks,
             severity_score=s.severity,
             version=grid.tick_versions(),
@@ -120,6 +121,7 @@ def classifier_predictions(
         return ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG.empty()
     out = pd.concat(frames, ignore_index=True)
     del frames
-    # Columns in the contract's order (`version` moved after `written_at`): reordering them after would copy every row.
+    # Columns in the contract's order (`version` moved after `written_at`): reordering them after
+    # would copy every row.
     return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"],
                        version=out.pop("version"), run_id=run_id)

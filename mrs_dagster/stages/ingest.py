@@ -29,7 +29,7 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
         return UNIFIED_SALES_DATA.empty(), _dead_letters(raw, reasons, source_file, lines, run_id)
 
     text = {c: raw[c].astype(TEXT_DTYPE).str.strip() for c in LANDING_COLUMNS}
-    ts = parse_timestamps(text["ts"])
+    ts = parse_timestamps(raw["ts"])
     units = _numbers(text["units"])
     sales_value = _numbers(text["sales_value"])
     if "feed_version" in raw.columns:

@@ -63,7 +63,8 @@ class StoreGrid:
             }
         )
         for name, values in columns.items():
-            frame[name] = values if isinstance(values, pd.api.extensions.ExtensionArray) else np.asarray(values).reshape(-1)
+            long_already = isinstance(values, pd.api.extensions.ExtensionArray)
+            frame[name] = values if long_already else np.asarray(values).reshape(-1)
         return frame
 
     def cells(self, frame: pd.DataFrame, column: str, fill: float = np.nan) -> np.ndarray:
