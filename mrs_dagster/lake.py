@@ -19,6 +19,7 @@ import pyarrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import (
     AlwaysTrue,
@@ -29,6 +30,7 @@ from pyiceberg.expressions import (
     In,
     LessThanOrEqual,
 )
+from pyiceberg.manifest import DataFile
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TEXT_DTYPE, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.frames import is_sorted, without
@@ -242,8 +244,9 @@ class Lake:
 
     def newest(self, name: str, column: str, run_id: str | None = None) -> pd.Timestamp | None:
         """The latest `column` time of a table's rows (of `run_id`'s), None when there are none:
-        taken in Arrow, as reading a column of tens of millions of rows into pandas costs seconds,
-        and once per snapshot of the table in this process (a run asks for the newest tick often)."""
+        from the data files' column bounds when each file holds only those rows (`_run_files`),
+        else taken in Arrow; once per snapshot of the table in this process (a run asks for the
+        newest tick often)."""
         snapshot = self._snapshot(name)
         return None if snapshot is None else _newest(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
 
@@ -265,10 +268,31 @@ class Lake:
         return StoreShard.all(max(1, min(-(-stored // rows), len(self.distinct(name, "store_id")))))
 
     def count(self, name: str, run_id: str | None = None) -> int:
-        """How many rows a table or view holds (of `run_id`'s); a table's counted in Arrow."""
+        """How many rows a table or view holds (of `run_id`'s): a table's from its data files' row
+        counts when each file holds only those rows (`_run_files`), else counted in Arrow."""
         if dataset(name).is_view:
             return len(self.read(name, run_id=run_id))
-        return len(self._column(name, "run_id", run_id)) if self.exists(name) else 0
+        if not self.exists(name):
+            return 0
+        files = self._run_files(name, run_id)
+        if files is None:
+            return len(self._column(name, "run_id", run_id))
+        return sum(file.record_count for file in files)
+
+    def _run_files(self, name: str, run_id: str | None) -> list[DataFile] | None:
+        """The table's data files with rows of `run_id` (all, for None) when every row of each is
+        of it (both its `run_id` bounds are `run_id`: a run_id longer than the 16 characters Iceberg
+        keeps of a text bound never is), else None: what a count or a newest time can take from the
+        metadata without reading a column whose cost grows with the history."""
+        table = self.catalog.load_table(self._identifier(name))
+        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
+        files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
+        if run_id is None:
+            return files
+        field_id, bound = table.schema().find_field("run_id").field_id, run_id.encode()
+        whole = all(file.lower_bounds.get(field_id) == bound == file.upper_bounds.get(field_id)
+                    and not file.null_value_counts.get(field_id) for file in files)
+        return files if whole else None
 
     def _column(self, name: str, column: str, run_id: str | None) -> pyarrow.ChunkedArray:
         row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
@@ -299,8 +323,16 @@ class Lake:
 @functools.lru_cache(maxsize=32)
 def _newest(lake_dir: Path, namespace: str, name: str, snapshot: int, column: str,
             run_id: str | None) -> pd.Timestamp | None:
-    newest = pc.max(Lake(lake_dir, namespace)._column(name, column, run_id)).as_py()
-    return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
+    lake = Lake(lake_dir, namespace)
+    files = lake._run_files(name, run_id)
+    if files is None:
+        newest = pc.max(lake._column(name, column, run_id)).as_py()
+        return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
+    field = lake.catalog.load_table(lake._identifier(name)).schema().find_field(column)
+    # A file whose column is all NULL has no bound; its rows have no time to offer.
+    bounds = [from_bytes(field.field_type, file.upper_bounds[field.field_id]) for file in files
+              if field.field_id in file.upper_bounds]
+    return pd.Timestamp(max(bounds), unit="us", tz="UTC").as_unit("ns") if bounds else None
 
 
 @functools.lru_cache(maxsize=32)

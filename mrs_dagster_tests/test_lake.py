@@ -81,6 +81,35 @@ def test_newest_is_the_latest_time_of_a_run_ids_rows(tmp_path):
     assert lake.newest("baseline_sales_model_prediction_log", "ts", "run-3") is None
 
 
+def test_count_and_newest_come_from_the_files_bounds_when_each_file_holds_one_run_ids_rows(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(10, "run-1"))
+    lake.append("baseline_sales_model_prediction_log", baseline_rows(4, "run-2"))
+    for data_file in (tmp_path / "lake").rglob("*.parquet"):  # nothing to read: the answers are the metadata's
+        data_file.unlink()
+
+    assert lake.count("baseline_sales_model_prediction_log", "run-1") == 10
+    assert lake.count("baseline_sales_model_prediction_log") == 14
+    newest = pd.Timestamp("2026-03-02 08:45", tz="UTC")
+    assert lake.newest("baseline_sales_model_prediction_log", "ts", "run-1") == newest
+    assert lake.count("baseline_sales_model_prediction_log", "run-3") == 0
+
+
+@pytest.mark.parametrize("other_run", ["run-2", "a-run-id-longer-than-sixteen-characters"])
+def test_count_and_newest_read_the_rows_when_a_file_holds_other_rows_or_its_bound_is_cut(tmp_path, other_run):
+    """One append of two run_ids is one data file with both; a text bound keeps 16 characters."""
+    lake = Lake(tmp_path / "lake")
+    lake.append("baseline_sales_model_prediction_log",
+                pd.concat([baseline_rows(10, "run-1"), baseline_rows(4, other_run)], ignore_index=True))
+
+    assert lake.count("baseline_sales_model_prediction_log", "run-1") == 10
+    assert lake.count("baseline_sales_model_prediction_log", other_run) == 4
+    newest = pd.Timestamp("2026-03-02 08:45", tz="UTC")
+    assert lake.newest("baseline_sales_model_prediction_log", "ts", "run-1") == newest
+    assert lake.newest("baseline_sales_model_prediction_log", "written_at", other_run) == pd.Timestamp(
+        "2026-03-02 08:15", tz="UTC")
+
+
 def test_read_by_store(tmp_path):
     lake = Lake(tmp_path / "lake")
     lake.append("baseline_sales_model_prediction_log",
