@@ -31,6 +31,7 @@ from pyiceberg.expressions import (
     LessThanOrEqual,
 )
 from pyiceberg.manifest import DataFile
+from pyiceberg.table import Table
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TEXT_DTYPE, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.frames import is_sorted, without
@@ -274,25 +275,10 @@ class Lake:
             return len(self.read(name, run_id=run_id))
         if not self.exists(name):
             return 0
-        files = self._run_files(name, run_id)
+        files = _run_files(self.catalog.load_table(self._identifier(name)), run_id)
         if files is None:
             return len(self._column(name, "run_id", run_id))
         return sum(file.record_count for file in files)
-
-    def _run_files(self, name: str, run_id: str | None) -> list[DataFile] | None:
-        """The table's data files with rows of `run_id` (all, for None) when every row of each is
-        of it (both its `run_id` bounds are `run_id`: a run_id longer than the 16 characters Iceberg
-        keeps of a text bound never is), else None: what a count or a newest time can take from the
-        metadata without reading a column whose cost grows with the history."""
-        table = self.catalog.load_table(self._identifier(name))
-        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
-        files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
-        if run_id is None:
-            return files
-        field_id, bound = table.schema().find_field("run_id").field_id, run_id.encode()
-        whole = all(file.lower_bounds.get(field_id) == bound == file.upper_bounds.get(field_id)
-                    and not file.null_value_counts.get(field_id) for file in files)
-        return files if whole else None
 
     def _column(self, name: str, column: str, run_id: str | None) -> pyarrow.ChunkedArray:
         row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
@@ -324,15 +310,31 @@ class Lake:
 def _newest(lake_dir: Path, namespace: str, name: str, snapshot: int, column: str,
             run_id: str | None) -> pd.Timestamp | None:
     lake = Lake(lake_dir, namespace)
-    files = lake._run_files(name, run_id)
+    table = lake.catalog.load_table(lake._identifier(name))
+    files = _run_files(table, run_id)
     if files is None:
         newest = pc.max(lake._column(name, column, run_id)).as_py()
         return None if newest is None else pd.Timestamp(newest).tz_convert("UTC").as_unit("ns")
-    field = lake.catalog.load_table(lake._identifier(name)).schema().find_field(column)
+    field = table.schema().find_field(column)
     # A file whose column is all NULL has no bound; its rows have no time to offer.
     bounds = [from_bytes(field.field_type, file.upper_bounds[field.field_id]) for file in files
               if field.field_id in file.upper_bounds]
     return pd.Timestamp(max(bounds), unit="us", tz="UTC").as_unit("ns") if bounds else None
+
+
+def _run_files(table: Table, run_id: str | None) -> list[DataFile] | None:
+    """The table's data files with rows of `run_id` (all, for None) when every row of each is of
+    it (both its `run_id` bounds are `run_id`: a run_id longer than the 16 characters Iceberg keeps
+    of a text bound never is), else None: what a count or a newest time can take from the metadata
+    without reading a column whose cost grows with the history."""
+    row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
+    files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
+    if run_id is None:
+        return files
+    field_id, bound = table.schema().find_field("run_id").field_id, run_id.encode()
+    whole = all(file.lower_bounds.get(field_id) == bound == file.upper_bounds.get(field_id)
+                and not file.null_value_counts.get(field_id) for file in files)
+    return files if whole else None
 
 
 @functools.lru_cache(maxsize=32)

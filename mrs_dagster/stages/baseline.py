@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import BASELINE_SALES_MODEL_PREDICTION_LOG
-from mrs_dagster.stages.frames import set_columns
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
-from mrs_dagster.stages.versions import model_version
+from mrs_dagster.stages.versions import model_log_rows, model_version
 
 MODEL_VERSION = "seasonal-median-v1"
 
@@ -102,11 +101,4 @@ def baseline_predictions(
         expected, expected_sales = store_baseline(grid, params)
         frame = grid.long(expected_units=expected, expected_sales_value=expected_sales, version=grid.tick_versions())
         frames.append(frame[~np.isnan(frame["expected_units"].to_numpy())])
-    if not frames:
-        return BASELINE_SALES_MODEL_PREDICTION_LOG.empty()
-    out = pd.concat(frames, ignore_index=True)
-    del frames
-    # Columns in the contract's order (`version` moved after `written_at`): reordering them after
-    # would copy every row.
-    return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"],
-                       version=out.pop("version"), run_id=run_id)
+    return model_log_rows(frames, BASELINE_SALES_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)

@@ -16,9 +16,9 @@ import pandas as pd
 from scipy.special import pdtr, pdtrc
 
 from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG, DIRECTIONS
-from mrs_dagster.stages.frames import labelled_text, set_columns
+from mrs_dagster.stages.frames import labelled_text
 from mrs_dagster.stages.series_grid import store_grids
-from mrs_dagster.stages.versions import model_version
+from mrs_dagster.stages.versions import model_log_rows, model_version
 
 MODEL_VERSION = "poisson-multiwindow-v1"
 SPIKE, DROP = 1, -1
@@ -117,11 +117,4 @@ def classifier_predictions(
             _scored=s.scored,
         )
         frames.append(frame[frame.pop("_scored").to_numpy()])
-    if not frames:
-        return ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG.empty()
-    out = pd.concat(frames, ignore_index=True)
-    del frames
-    # Columns in the contract's order (`version` moved after `written_at`): reordering them after
-    # would copy every row.
-    return set_columns(out, model_version=model_version(MODEL_VERSION, params), written_at=out["ts"],
-                       version=out.pop("version"), run_id=run_id)
+    return model_log_rows(frames, ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)

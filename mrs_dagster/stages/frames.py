@@ -88,6 +88,7 @@ def rows_among(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     of them (pandas' merge hashes every text key cell of both sides). A missing value matches
     nothing. Each column's codes are folded into those of the key rows seen so far, so they never
     overflow."""
+    keys = keys.dropna()
     frame_codes, key_codes = np.zeros(len(frame), np.int64), np.zeros(len(keys), np.int64)
     for column in keys.columns:
         labels = keys[column].unique()

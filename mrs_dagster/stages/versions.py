@@ -25,8 +25,8 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from mrs_dagster.contracts import RESOLUTION_DATA_CORRECTION, RESOLUTION_MODEL_UPDATE
-from mrs_dagster.stages.frames import text_positions, without
+from mrs_dagster.contracts import RESOLUTION_DATA_CORRECTION, RESOLUTION_MODEL_UPDATE, Dataset
+from mrs_dagster.stages.frames import set_columns, text_positions, without
 
 _STEP = ["version", "data_version", "model_generation"]
 
@@ -153,6 +153,19 @@ def model_version(name: str, params) -> str:
         return name
     digest = hashlib.sha1(json.dumps(asdict(params), sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{name}+{digest}"
+
+
+def model_log_rows(frames: list[pd.DataFrame], log: Dataset, model: str, run_id: str) -> pd.DataFrame:
+    """A model log's rows from its per-store frames (store_id, sku, ts, the model's columns and
+    `version`), stamped with `model` (its model_version), `written_at` (the tick) and `run_id`, in the
+    contract's column order: `version` is moved after `written_at`, as reordering afterwards
+    would copy every row. Empties `frames`, whose rows are then in the result: holding both would
+    double the step's peak."""
+    if not frames:
+        return log.empty()
+    rows = pd.concat(frames, ignore_index=True)
+    frames.clear()
+    return set_columns(rows, model_version=model, written_at=rows["ts"], version=rows.pop("version"), run_id=run_id)
 
 
 def next_generation(
