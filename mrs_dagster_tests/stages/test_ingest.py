@@ -1,9 +1,13 @@
 """Tolerant parsing and dead letters: every valid row kept, every invalid row explained."""
 
 import json
+from datetime import datetime
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mrs_dagster.contracts import TEXT_DTYPE
 from mrs_dagster.stages.ingest import current_sales_series, daily_summary, parse_sales_rows, sales_timeseries
 from mrs_dagster.stages.timestamps import parse_timestamps
 
@@ -21,6 +25,19 @@ def test_every_timestamp_form_reads_as_the_same_utc_tick():
 def test_naive_and_zoned_values_in_one_column_do_not_contaminate_each_other():
     mixed = pd.Series(["2026-03-02T12:00:00+02:00", "2026-03-02 10:00:00"])
     assert list(parse_timestamps(mixed)) == [TICK_10, TICK_10]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)),
+                          st.sampled_from(["Z", "+01:00", "-0530", "+00:00"]), st.booleans()), min_size=1, max_size=8))
+def test_a_column_all_zoned_reads_as_pandas_reads_it_whatever_its_index(cells):
+    text = [f"{moment.isoformat(timespec='milliseconds' if fraction else 'seconds')}{zone}"
+            for moment, zone, fraction in cells]
+    values = pd.Series(text, index=range(10, 10 + len(text)), dtype=TEXT_DTYPE)
+
+    expected = pd.to_datetime(values, utc=True, format="ISO8601")
+
+    pd.testing.assert_series_equal(parse_timestamps(values), expected)
 
 
 def test_datetime_columns_from_parquet_are_read_as_utc():
