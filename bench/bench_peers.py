@@ -28,7 +28,7 @@ from mrs_dagster.stages.detection import detect_minority_reports
 from mrs_dagster.stages.evaluation import evaluate_events
 from mrs_dagster.stages.hydrate import latest
 from mrs_dagster.stages.ingest import daily_summary
-from mrs_dagster.stages.series_grid import store_grids
+from mrs_dagster.stages.series_grid import long_rows, store_grids
 from mrs_dagster.synthetic import WorldSpec, generate_world
 from results import write_section
 
@@ -105,7 +105,7 @@ def main() -> None:
     world = generate_world(WorldSpec(seed=args.seed, stores=args.stores, skus=args.skus, days=args.days))
     series = world.sales.assign(feed_version=1)
     # The peers get the series MRS scores: every trading tick, zero where a SKU sold nothing.
-    dense = pd.concat([grid.long(units=grid.units) for grid in store_grids(series)], ignore_index=True)
+    dense = long_rows([grid.rows(units=grid.units) for grid in store_grids(series)])
     ticks = len(dense)
     gap = CohortingParams().gap_threshold
 

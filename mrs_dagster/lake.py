@@ -34,8 +34,9 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TEXT_DTYPE, Dataset, coerced, conform, split_valid
-from mrs_dagster.stages.frames import is_sorted, without
+from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
+from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.shards import StoreShard
 from mrs_dagster.stages.timestamps import as_utc
 
@@ -127,7 +128,7 @@ class Lake:
         return self._append_conformed(name, conform(dataset(name), df))
 
     def _append_conformed(self, name: str, rows: pd.DataFrame) -> int:
-        rows = without(rows, rows.duplicated(list(dataset(name).key), keep="first").to_numpy())
+        rows = without(rows, dataset(name).key_duplicated(rows))
         if rows.empty:
             return 0
         for attempt in range(COMMIT_ATTEMPTS - 1):

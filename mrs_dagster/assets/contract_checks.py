@@ -39,13 +39,14 @@ def contract_checks(name: str):
     def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope):
         lake, run_id, since = run_mode.lake(mrs), mrs.current_run_id(), scope.since if timed else None
         parts = _parts(lake, dataset, checked_shard(context, name), run_mode.batch_rows)
+        keys_span_parts = len(parts) > 1 and "store_id" not in dataset.key  # two batches of stores can share a key
         checked, reports = 0, []
         for part in parts:
             rows = lake.read(name, run_id=run_id, shard=part, since=since)
             checked += len(rows)
-            reports.append(contract_report(dataset, rows))
+            reports.append(contract_report(dataset, rows, count_duplicates=not keys_span_parts))
         report = merged_report(reports)
-        if len(parts) > 1 and "store_id" not in dataset.key:  # a key that two batches of stores can share
+        if keys_span_parts:
             keys = lake.read(name, run_id=run_id, since=since, columns=list(dataset.key))
             report = replace(report, duplicate_keys=duplicate_keys(dataset, keys))
         sample = report.contract_failures.head(10)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import BASELINE_SALES_MODEL_PREDICTION_LOG
-from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
+from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, long_rows, store_grids
 from mrs_dagster.stages.versions import model_log_rows, model_version
 
 MODEL_VERSION = "seasonal-median-v1"
@@ -96,9 +96,9 @@ def baseline_predictions(
 ) -> pd.DataFrame:
     """`baseline_sales_model_prediction_log` rows for every predictable tick of the current series;
     `versions`: the stores' evaluation versions (see `store_grids`)."""
-    frames = []
+    parts = []
     for grid in store_grids(series, versions):
         expected, expected_sales = store_baseline(grid, params)
-        frame = grid.long(expected_units=expected, expected_sales_value=expected_sales, version=grid.tick_versions())
-        frames.append(frame[~np.isnan(frame["expected_units"].to_numpy())])
-    return model_log_rows(frames, BASELINE_SALES_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)
+        parts.append(grid.rows(~np.isnan(expected), expected_units=expected, expected_sales_value=expected_sales,
+                               version=grid.version))
+    return model_log_rows(long_rows(parts), BASELINE_SALES_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)

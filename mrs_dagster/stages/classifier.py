@@ -16,8 +16,7 @@ import pandas as pd
 from scipy.special import pdtr, pdtrc
 
 from mrs_dagster.contracts import ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG, DIRECTIONS
-from mrs_dagster.stages.frames import labelled_text
-from mrs_dagster.stages.series_grid import store_grids
+from mrs_dagster.stages.series_grid import StoreRows, long_rows, store_grids
 from mrs_dagster.stages.versions import model_log_rows, model_version
 
 MODEL_VERSION = "poisson-multiwindow-v1"
@@ -97,24 +96,21 @@ def classifier_predictions(
 ) -> pd.DataFrame:
     """`anomaly_classifier_model_prediction_log` rows: one per series x tick with a baseline;
     `versions`: the stores' evaluation versions (see `store_grids`)."""
-    # Each store's rows by position, taken when its turn comes: a frame per store made up front
-    # would hold a second copy of the whole baseline log.
-    baseline_rows = baseline.groupby("store_id", sort=False).indices
-    frames = []
+    baseline_rows, expected_units = StoreRows.of(baseline), baseline["expected_units"].to_numpy(dtype=float)
+    parts = []
     for grid in store_grids(series, versions):
-        if grid.store_id not in baseline_rows:
+        if grid.store_id not in baseline_rows.positions:
             continue
-        store_baseline = baseline.iloc[baseline_rows[grid.store_id]]
-        s = score_windows(grid.units, grid.cells(store_baseline, "expected_units"), grid.day, params)
-        frame = grid.long(
+        expected = grid.cells(baseline_rows, baseline_rows.positions[grid.store_id], expected_units)
+        s = score_windows(grid.units, expected, grid.day, params)
+        parts.append(grid.rows(
+            s.scored,
             anomaly_score=s.score,
             anomaly_flag=s.flag,
-            direction=labelled_text(DIRECTIONS, np.select([s.direction == SPIKE, s.direction == DROP], [0, 1], -1)
-                                    .reshape(-1)),
+            direction=np.select([s.direction == SPIKE, s.direction == DROP], [0, 1], -1),
             window_ticks=s.window_ticks,
             severity_score=s.severity,
-            version=grid.tick_versions(),
-            _scored=s.scored,
-        )
-        frames.append(frame[frame.pop("_scored").to_numpy()])
-    return model_log_rows(frames, ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)
+            version=grid.version,
+        ))
+    rows = long_rows(parts, labels={"direction": DIRECTIONS})
+    return model_log_rows(rows, ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mrs_dagster.contracts import DIRECTIONS
 from mrs_dagster.stages.baseline import BaselineParams
 from mrs_dagster.stages.classifier import SPIKE, ScoringParams, score_windows
 from mrs_dagster.stages.frames import rows_among
 from mrs_dagster.stages.identity import stable_id
-from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, store_grids
+from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, long_rows, store_grids
 
 HEURISTIC_VERSION = "seasonal-naive-deviation-v1"
 HEURISTIC_SCORING = ScoringParams(windows=(6,), threshold=8.0, spike_ratio=2.0, drop_ratio=0.25, min_excess=4.0)
@@ -97,17 +98,17 @@ def heuristic_flags(grid: StoreGrid, params: DetectionParams = DetectionParams()
     expected_units = _seasonal_naive(grid, grid.units, params)
     expected_sales = _seasonal_naive(grid, grid.sales, params)
     s = score_windows(grid.units, expected_units, grid.day, HEURISTIC_SCORING)
-    frame = grid.long(
-        direction=np.where(s.direction == SPIKE, "spike", "drop"),
+    frame = long_rows([grid.rows(
+        s.flag,
+        direction=np.where(s.direction == SPIKE, DIRECTIONS.index("spike"), DIRECTIONS.index("drop")),
         severity_score=s.severity,
         units=grid.units,
         sales_value=grid.sales,
-        version=grid.tick_versions(),
+        version=grid.version,
         expected_units=expected_units,
         expected_sales_value=expected_sales,
-        _flag=s.flag,
-    )
-    return frame[frame.pop("_flag").to_numpy()].assign(model_version=HEURISTIC_VERSION)[_FLAGGED]
+    )], labels={"direction": DIRECTIONS})
+    return frame.assign(model_version=HEURISTIC_VERSION)[_FLAGGED]
 
 
 def _seasonal_naive(grid: StoreGrid, values: np.ndarray, params: DetectionParams) -> np.ndarray:

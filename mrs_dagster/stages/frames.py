@@ -104,19 +104,3 @@ def _positions(values: pd.Series, labels) -> np.ndarray:
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
         return text_positions(values, labels)
     return pd.Index(labels).get_indexer(values)
-
-
-def is_sorted(frame: pd.DataFrame, columns: list[str]) -> bool:
-    """Whether `frame`'s rows are in ascending order of `columns` (ties broken by the next column)
-    with no missing value in them: a frame already in order need not be sorted, and a sort copies
-    every row even then."""
-    tied = np.ones(max(len(frame) - 1, 0), dtype=bool)
-    for column in columns:
-        values = pa.array(frame[column])
-        if values.null_count:
-            return False
-        before, after = values[:-1], values[1:]
-        if not pc.all(pc.or_(pc.invert(pa.array(tied)), pc.less_equal(before, after)), min_count=0).as_py():
-            return False
-        tied &= pc.equal(before, after).to_numpy(zero_copy_only=False)
-    return True

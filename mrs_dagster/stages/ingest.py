@@ -10,7 +10,8 @@ import pyarrow
 import pyarrow.compute as pc
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
-from mrs_dagster.stages.frames import is_sorted, repeated_text, without
+from mrs_dagster.stages.frames import repeated_text, without
+from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
 

@@ -155,16 +155,13 @@ def model_version(name: str, params) -> str:
     return f"{name}+{digest}"
 
 
-def model_log_rows(frames: list[pd.DataFrame], log: Dataset, model: str, run_id: str) -> pd.DataFrame:
-    """A model log's rows from its per-store frames (store_id, sku, ts, the model's columns and
-    `version`), stamped with `model` (its model_version), `written_at` (the tick) and `run_id`, in the
-    contract's column order: `version` is moved after `written_at`, as reordering afterwards
-    would copy every row. Empties `frames`, whose rows are then in the result: holding both would
-    double the step's peak."""
-    if not frames:
+def model_log_rows(rows: pd.DataFrame, log: Dataset, model: str, run_id: str) -> pd.DataFrame:
+    """A model log's rows from its long rows (store_id, sku, ts, the model's columns and `version`:
+    `series_grid.long_rows`), stamped in place with `model` (its model_version), `written_at` (the
+    tick) and `run_id`, in the contract's column order: `version` is moved after `written_at`, as
+    reordering afterwards would copy every row."""
+    if rows.empty:
         return log.empty()
-    rows = pd.concat(frames, ignore_index=True)
-    frames.clear()
     return set_columns(rows, model_version=model, written_at=rows["ts"], version=rows.pop("version"), run_id=run_id)
 
 

@@ -9,7 +9,6 @@ from mrs_dagster.contracts import TEXT_DTYPE
 from mrs_dagster.stages.frames import (
     concat_rows,
     in_batches,
-    is_sorted,
     labelled_text,
     repeated_text,
     rows_among,
@@ -77,15 +76,3 @@ def test_rows_among_keeps_exactly_the_rows_a_merge_with_the_keys_matches(rows, k
     among = rows_among(log, wanted)
 
     assert sorted(among["units"]) == sorted(merged["units"])
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 3)), max_size=12))
-def test_is_sorted_tells_rows_already_in_the_order_a_sort_would_give(rows):
-    frame = pd.DataFrame({"source_file": pd.array([r[0] for r in rows], dtype=TEXT_DTYPE),
-                          "source_line": [r[1] for r in rows]})
-    in_order = frame.sort_values(["source_file", "source_line"], kind="stable")
-    no_missing = frame["source_file"].notna().all()
-
-    assert is_sorted(frame, ["source_file", "source_line"]) == (no_missing and in_order.index.equals(frame.index))
-    assert is_sorted(in_order, ["source_file", "source_line"]) == bool(no_missing)

@@ -1,7 +1,10 @@
+import numpy as np
 import pandas as pd
 
+from mrs_dagster.contracts import TEXT_DTYPE
 from mrs_dagster.stages.frames import replaced_from
-from mrs_dagster.stages.series_grid import data_gaps
+from mrs_dagster.stages.order import is_sorted
+from mrs_dagster.stages.series_grid import StoreRows, data_gaps, long_rows, store_grids
 
 DAYS = pd.date_range("2026-03-09", periods=3, freq="D", tz="UTC")
 
@@ -30,3 +33,55 @@ def test_data_gaps_of_the_days_from_one_on_with_the_earlier_days_kept_are_those_
     updated = replaced_from(data_gaps(earlier), recomputed, "gap_start", first)
     pd.testing.assert_frame_equal(updated.sort_values(["store_id", "gap_start"], ignore_index=True), gaps)
     assert "B" not in set(data_gaps(later)["store_id"])  # without its stores, a store that stopped is not seen
+
+
+def _series(rng: np.random.Generator) -> pd.DataFrame:
+    """Two stores with SKUs and trading hours of their own, rows in no order."""
+    rows = []
+    for store_id, skus, hours in (("S2", ["B", "A", "C"], (8, 9)), ("S1", ["A", "D"], (8, 10))):
+        ticks = pd.date_range(DAYS[0] + pd.Timedelta(hours=hours[0]), DAYS[0] + pd.Timedelta(hours=hours[1]), freq="5min")
+        for sku in skus:
+            sold = ticks[rng.random(len(ticks)) < 0.6]
+            rows.append(pd.DataFrame({"store_id": store_id, "sku": sku, "ts": sold, "units": rng.integers(1, 5, len(sold)),
+                                      "sales_value": 1.5, "feed_version": 1}))
+    series = pd.concat(rows, ignore_index=True).sample(frac=1, random_state=1, ignore_index=True)
+    return series.astype({"store_id": TEXT_DTYPE, "sku": TEXT_DTYPE, "units": float})
+
+
+def test_store_rows_give_each_store_its_row_positions_and_each_row_its_sku():
+    series = _series(np.random.default_rng(3))
+
+    rows = StoreRows.of(series)
+
+    assert list(rows.positions) == ["S1", "S2"]
+    for store_id, at in rows.positions.items():
+        assert sorted(at) == sorted(np.flatnonzero(series["store_id"] == store_id))
+    assert list(rows.skus) == sorted(rows.skus)
+    assert list(rows.skus[rows.sku_codes]) == list(series["sku"])
+
+
+def test_long_rows_of_many_grids_are_their_kept_cells_in_tick_store_sku_order():
+    series = _series(np.random.default_rng(4))
+    grids = list(store_grids(series))
+    keep = [grid.units > 1 for grid in grids]
+
+    rows = long_rows([grid.rows(kept, units=grid.units, version=grid.version + 1, direction=np.where(kept, 1, -1))
+                      for grid, kept in zip(grids[::-1], keep[::-1])], labels={"direction": ("spike", "drop")})
+
+    sold = series[series["units"] > 1]
+    expected = pd.DataFrame({"store_id": sold["store_id"], "sku": sold["sku"], "ts": sold["ts"], "units": sold["units"],
+                             "version": 2, "direction": pd.array(["drop"] * len(sold), dtype=TEXT_DTYPE)})
+    expected = expected.sort_values(["ts", "store_id", "sku"], ignore_index=True)
+    pd.testing.assert_frame_equal(rows, expected, check_dtype=False)
+    assert rows["store_id"].dtype == rows["sku"].dtype == TEXT_DTYPE
+    assert is_sorted(rows, ["ts", "store_id", "sku"], strictly=True)
+
+
+def test_a_grid_takes_a_stores_values_from_long_rows_by_their_codes():
+    series = _series(np.random.default_rng(5))
+    grids = list(store_grids(series))
+    rows = StoreRows.of(series)
+
+    for grid in grids:
+        at = rows.positions[grid.store_id]
+        np.testing.assert_array_equal(grid.cells(rows, at, series["units"].to_numpy(), fill=0.0), grid.units)
