@@ -261,7 +261,7 @@ SALES_TIMESERIES_DATA = _dataset(
         **_RUN,
     },
     key=("store_id", "sku", "ts", "feed_version", "run_id"),
-    sort_by=("ts",),
+    sort_by=("ts", "store_id", "sku", "feed_version"),
 )
 
 SALES_DAILY_SUMMARY = _dataset(

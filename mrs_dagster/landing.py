@@ -53,7 +53,8 @@ def _well_formed_csv(path: Path) -> pd.DataFrame | None:
     except pyarrow.ArrowInvalid:
         return None
     names = [column[0].as_py() for column in table.slice(0, 1).columns]
-    if not table.num_rows or not all(pyarrow.types.is_string(t) for t in table.schema.types) or len(set(names)) < len(names):
+    all_text = all(pyarrow.types.is_string(t) for t in table.schema.types)
+    if not table.num_rows or not all_text or len(set(names)) < len(names):
         return None
     return table.slice(1).rename_columns(names).to_pandas(types_mapper={pyarrow.string(): TEXT_DTYPE}.get)
 

@@ -101,4 +101,5 @@ def baseline_predictions(
         expected, expected_sales = store_baseline(grid, params)
         parts.append(grid.rows(~np.isnan(expected), expected_units=expected, expected_sales_value=expected_sales,
                                version=grid.version))
-    return model_log_rows(long_rows(parts), BASELINE_SALES_MODEL_PREDICTION_LOG, model_version(MODEL_VERSION, params), run_id)
+    model = model_version(MODEL_VERSION, params)
+    return model_log_rows(long_rows(parts), BASELINE_SALES_MODEL_PREDICTION_LOG, model, run_id)

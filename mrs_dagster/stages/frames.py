@@ -82,6 +82,16 @@ def text_positions(values: pd.Series, labels) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct text `values`, sorted, and each value's position among them (by Arrow's hash),
+    so that comparing positions orders the text without comparing a string."""
+    text = pa.array(values)
+    encoded = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).dictionary_encode()
+    labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    rank = np.argsort(labels)
+    return labels[rank], np.argsort(rank)[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
 def rows_among(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """The rows of `frame` whose values in the columns of `keys` are those of some row of `keys`:
     a semi-join on integer codes, to narrow a log of millions of rows before a merge with a few

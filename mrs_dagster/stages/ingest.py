@@ -10,7 +10,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
-from mrs_dagster.stages.frames import repeated_text, without
+from mrs_dagster.stages.frames import repeated_text, sorted_codes, without
 from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
@@ -117,11 +117,28 @@ def _jsonable(value):
 
 def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
     """One row per (store_id, sku, ts, feed_version): within a feed_version the last landed line
-    wins (landing files in name order), so a row sent twice is not counted twice."""
+    wins (landing files in name order), so a row sent twice is not counted twice. The rows come in
+    the series' stored order (its `sort_by`, then run_id), so its write neither sorts nor dedups
+    them again; they are ordered on integer codes, by one stable sort that keeps landed order
+    within a key, whose last row is the one kept."""
     landed = ["source_file", "source_line"]
     ordered = unified if is_sorted(unified, landed) else unified.sort_values(landed, kind="stable")
-    resent = ordered.duplicated(["store_id", "sku", "ts", "feed_version", "run_id"], keep="last").to_numpy()
-    return without(ordered, resent)[SALES_TIMESERIES_DATA.columns]
+    codes = [_order_codes(ordered[column]) for column in (*SALES_TIMESERIES_DATA.sort_by, "run_id")]
+    order = np.lexsort(codes[::-1])
+    in_order = [column[order] for column in codes]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = ~np.logical_and.reduce([column[1:] == column[:-1] for column in in_order])
+    kept = order[last]
+    return pd.DataFrame({column: ordered[column].array.take(kept) for column in SALES_TIMESERIES_DATA.columns})
+
+
+def _order_codes(values: pd.Series) -> np.ndarray:
+    """Integers in the order of `values`: text by its sorted codes, times as nanoseconds."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return pd.DatetimeIndex(values).asi8
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy()
+    return sorted_codes(values)[1]
 
 
 # What the stages use of the series: its keys and values, not who sent a row or when it was written.

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from mrs_dagster.stages.frames import labelled_text, repeated_text
+from mrs_dagster.stages.frames import labelled_text, repeated_text, sorted_codes
 from mrs_dagster.stages.ingest import daily_summary
 from mrs_dagster.stages.timestamps import TICK
 from mrs_dagster.stages.versions import evaluation_versions, feed_versions, version_at
@@ -53,7 +52,8 @@ class StoreGrid:
         each a (K, J) array, or a (J,) array of one value per tick."""
         cells = np.flatnonzero(keep.T) if keep is not None else np.arange(len(self.skus) * len(self.ticks))
         tick, sku = np.divmod(cells, len(self.skus))
-        values = {name: np.asarray(v)[tick] if np.ndim(v) == 1 else np.asarray(v)[sku, tick] for name, v in columns.items()}
+        values = {name: np.asarray(v)[tick] if np.ndim(v) == 1 else np.asarray(v)[sku, tick]
+                  for name, v in columns.items()}
         return GridRows(self.store_id, self.skus, sku, self.ticks.asi8[tick], values)
 
     def cells(self, rows: StoreRows, at: np.ndarray, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
@@ -119,8 +119,8 @@ class StoreRows:
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> StoreRows:
-        stores, store_codes = _sorted_codes(frame["store_id"])
-        skus, sku_codes = _sorted_codes(frame["sku"])
+        stores, store_codes = sorted_codes(frame["store_id"])
+        skus, sku_codes = sorted_codes(frame["sku"])
         # A stable sort of small integers is a radix sort in numpy: 0.09 s for ten million rows.
         order = np.argsort(store_codes.astype(np.int16 if len(stores) < 2**15 else np.int64), kind="stable")
         bounds = np.cumsum(np.bincount(store_codes, minlength=len(stores)))[:-1]
@@ -128,16 +128,8 @@ class StoreRows:
         return cls(positions, skus, sku_codes, pd.DatetimeIndex(frame["ts"]).asi8)
 
 
-def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct text `values`, sorted, and each value's position among them (by Arrow's hash)."""
-    text = pa.array(values)
-    encoded = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).dictionary_encode()
-    labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    rank = np.argsort(labels)
-    return labels[rank], np.argsort(rank)[encoded.indices.to_numpy(zero_copy_only=False)]
-
-
-def store_grid(store_id: str, rows: StoreRows, units: np.ndarray, sales: np.ndarray, versions: pd.DataFrame) -> StoreGrid:
+def store_grid(store_id: str, rows: StoreRows, units: np.ndarray, sales: np.ndarray,
+               versions: pd.DataFrame) -> StoreGrid:
     """The dense grid of one store of a current series (`rows`: its `StoreRows`; `units` and `sales`:
     its values, a row each), its ticks versioned by `versions` (`stages.versions.evaluation_versions`)."""
     at = rows.positions[store_id]

@@ -7,8 +7,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mrs_dagster.contracts import TEXT_DTYPE
+from mrs_dagster.contracts import SALES_TIMESERIES_DATA, TEXT_DTYPE
 from mrs_dagster.stages.ingest import current_sales_series, daily_summary, parse_sales_rows, sales_timeseries
+from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.timestamps import parse_timestamps
 
 TICK_10 = pd.Timestamp("2026-03-02 10:00", tz="UTC")
@@ -95,6 +96,34 @@ def test_higher_feed_version_supersedes_and_a_resent_row_counts_once():
     current = current_sales_series(series).set_index("sku")
     assert current.loc["A", "units"] == 3.0 and current.loc["A", "feed_version"] == 2
     assert current.loc["B", "units"] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a.csv", "b.csv"]), st.sampled_from(["301", "302"]),
+                          st.sampled_from(["A", "B"]), st.integers(0, 2), st.integers(1, 2),
+                          st.sampled_from(["run-1", "run-2"])), max_size=16))
+def test_the_series_keeps_the_last_landed_row_of_each_key_in_its_stored_order(cells):
+    landed = pd.DataFrame({
+        "retailer": pd.array(["w"] * len(cells), dtype=TEXT_DTYPE),
+        "store_id": pd.array([c[1] for c in cells], dtype=TEXT_DTYPE),
+        "sku": pd.array([c[2] for c in cells], dtype=TEXT_DTYPE),
+        "ts": pd.to_datetime([c[3] * 300 for c in cells], unit="s", utc=True),
+        "units": [float(i) for i in range(len(cells))],
+        "sales_value": 1.0,
+        "feed_version": [c[4] for c in cells],
+        "source_file": pd.array([c[0] for c in cells], dtype=TEXT_DTYPE),
+        "source_line": range(1, len(cells) + 1),
+        "run_id": pd.array([c[5] for c in cells], dtype=TEXT_DTYPE),
+    }).assign(written_at=lambda rows: rows["ts"]).sample(frac=1, random_state=0)
+    key = ["store_id", "sku", "ts", "feed_version", "run_id"]
+    in_landed_order = landed.sort_values(["source_file", "source_line"])
+    expected = in_landed_order[~in_landed_order.duplicated(key, keep="last")]
+
+    series = sales_timeseries(landed)
+
+    assert sorted(series["units"]) == sorted(expected["units"])
+    assert is_sorted(series, [*SALES_TIMESERIES_DATA.sort_by, "run_id"], strictly=True)
+    assert list(series.columns) == SALES_TIMESERIES_DATA.columns
 
 
 def test_the_daily_summary_spans_and_sums_each_store_sku_day_and_feed_version():

@@ -39,11 +39,12 @@ def _series(rng: np.random.Generator) -> pd.DataFrame:
     """Two stores with SKUs and trading hours of their own, rows in no order."""
     rows = []
     for store_id, skus, hours in (("S2", ["B", "A", "C"], (8, 9)), ("S1", ["A", "D"], (8, 10))):
-        ticks = pd.date_range(DAYS[0] + pd.Timedelta(hours=hours[0]), DAYS[0] + pd.Timedelta(hours=hours[1]), freq="5min")
+        opens, closes = (DAYS[0] + pd.Timedelta(hours=hour) for hour in hours)
+        ticks = pd.date_range(opens, closes, freq="5min")
         for sku in skus:
             sold = ticks[rng.random(len(ticks)) < 0.6]
-            rows.append(pd.DataFrame({"store_id": store_id, "sku": sku, "ts": sold, "units": rng.integers(1, 5, len(sold)),
-                                      "sales_value": 1.5, "feed_version": 1}))
+            rows.append(pd.DataFrame({"store_id": store_id, "sku": sku, "ts": sold,
+                                      "units": rng.integers(1, 5, len(sold)), "sales_value": 1.5, "feed_version": 1}))
     series = pd.concat(rows, ignore_index=True).sample(frac=1, random_state=1, ignore_index=True)
     return series.astype({"store_id": TEXT_DTYPE, "sku": TEXT_DTYPE, "units": float})
 
