@@ -82,7 +82,7 @@ class GridRows:
 def long_rows(parts: list[GridRows], labels: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """Long rows (store_id, sku, ts, <columns>) of many stores' `GridRows`, in (ts, store_id, sku)
     order, the order the model logs are stored in (so a write neither sorts nor dedups them: see
-    `Lake.append`). The columns named in `labels` hold codes (-1: missing) of those labels. Text
+    `Dataset.key_duplicated`). The columns named in `labels` hold codes (-1: missing) of those labels. Text
     stays integer codes until the end and becomes Arrow-backed (`TEXT_DTYPE`) in one pass per
     column: reordering the text of ten million rows costs seconds."""
     if not parts:
