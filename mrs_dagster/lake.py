@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,7 @@ from pyiceberg.expressions import (
     EqualTo,
     GreaterThanOrEqual,
     In,
+    LessThan,
     LessThanOrEqual,
 )
 from pyiceberg.manifest import DataFile
@@ -39,6 +41,23 @@ from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.shards import StoreShard
 from mrs_dagster.stages.timestamps import as_utc
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    """Rows whose time `column` is from `start` (inclusive) to `end` (exclusive); None: unbounded."""
+
+    column: str
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+    def row_filter(self) -> BooleanExpression:
+        row_filter: BooleanExpression = AlwaysTrue()
+        if self.start is not None:
+            row_filter = And(row_filter, GreaterThanOrEqual(self.column, self.start.isoformat()))
+        if self.end is not None:
+            row_filter = And(row_filter, LessThan(self.column, self.end.isoformat()))
+        return row_filter
 
 
 class UnknownDatasetError(KeyError):
@@ -200,12 +219,13 @@ class Lake:
         shard: StoreShard | None = None,
         since: pd.Timestamp | None = None,
         source_files: list[str] | None = None,
+        span: TimeSpan | None = None,
     ) -> pd.DataFrame:
         """The whole table, or its rows with `written_at <= as_of`, or `>= since` (an incremental
         run's window), or those of one `run_id`, or of the stores in `store_ids` or in one store
-        `shard`, or landed in `source_files`; only `columns` when given (for the monitors, which
-        need a column or two of big logs). A table's filters are pushed into its scan, which
-        holds only the matching rows of one data file at a time.
+        `shard`, or landed in `source_files`, or within a time `span`; only `columns` when given
+        (for the monitors, which need a column or two of big logs). A table's filters are pushed
+        into its scan, which holds only the matching rows of one data file at a time.
 
         A table never written reads as an empty frame with the contract's columns. A hydrated view
         is already the state as of its hydration: `as_of` does not apply to it. Rows come back in
@@ -239,6 +259,8 @@ class Lake:
             row_filter = And(row_filter, In("store_id", shard.stores(self.distinct(name, "store_id", run_id))))
         if source_files is not None:
             row_filter = And(row_filter, In("source_file", list(source_files)))
+        if span is not None:
+            row_filter = And(row_filter, span.row_filter())
         table = self.catalog.load_table(self._identifier(name))
         if columns:
             return _pandas(table.scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow())[columns]
@@ -268,6 +290,35 @@ class Lake:
         snapshot = table.metadata.current_snapshot() if table is not None else None
         stored = int(snapshot.summary["total-records"]) if snapshot is not None and snapshot.summary else 0
         return StoreShard.all(max(1, min(-(-stored // rows), len(self.distinct(name, "store_id")))))
+
+    def time_batches(self, name: str, column: str, rows: int, run_id: str | None = None,
+                     since: pd.Timestamp | None = None) -> list[TimeSpan] | None:
+        """The rows of a table (of `run_id`'s, written from `since`) in spans of its time `column`
+        of about `rows` rows each, cut where a data file's rows start (from the files' bounds: no
+        row is read), or None when a file has no bound on it. A table written in that column's
+        order reads only the row groups of a span."""
+        if not self.exists(name):
+            return [TimeSpan(column)]
+        table = self.catalog.load_table(self._identifier(name))
+        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
+        if since is not None:
+            row_filter = And(row_filter, GreaterThanOrEqual("written_at", as_utc(since).isoformat()))
+        field = table.schema().find_field(column)
+        files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
+        if any(field.field_id not in file.lower_bounds for file in files):
+            return None
+        starts = sorted((from_bytes(field.field_type, file.lower_bounds[field.field_id]), file.record_count)
+                        for file in files)
+        cuts, held = [], 0
+        for start, records in starts:
+            # Cut before a file that would take the span past `rows`, never at the first start (an
+            # empty span): files that start together stay together.
+            if held and held + records > rows and start > starts[0][0]:
+                cuts.append(pd.Timestamp(start, unit="us", tz="UTC"))
+                held = 0
+            held += records
+        bounds = [None, *dict.fromkeys(cuts), None]
+        return [TimeSpan(column, low, high) for low, high in zip(bounds, bounds[1:])]
 
     def count(self, name: str, run_id: str | None = None) -> int:
         """How many rows a table or view holds (of `run_id`'s): a table's from its data files' row

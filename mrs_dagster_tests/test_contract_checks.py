@@ -63,6 +63,23 @@ def test_a_duplicated_key_fails_its_check_and_blocks_the_assets_downstream(world
     assert not materialized & {"minority_reports_cohorted_log", "minority_reports_clustered_log", "minority_reports"}
 
 
+def test_a_log_written_by_tick_is_checked_in_spans_of_ticks_that_a_key_never_straddles(world_dir):
+    assert run_main_job(world_dir).success
+    lake = Lake(world_dir / "lake")
+    name = "baseline_sales_model_prediction_log"
+    stored = lake.read(name)
+    last_tick = stored[stored["ts"] == stored["ts"].max()]
+    # The last tick's rows again, around the lake's dedup: a file of their own, starting at that tick.
+    lake._table(name).append(pyarrow.Table.from_pandas(last_tick, schema=dataset(name).arrow_schema(),
+                                                       preserve_index=False))
+
+    checked = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
+
+    assert checked[(name, "contract")].metadata["read_in_parts"].value == 2
+    assert checked[(name, "contract")].metadata["rows"].value == len(stored) + len(last_tick)
+    assert checked[(name, "idempotent_key_unique")].metadata["duplicate_rows"].value == len(last_tick)
+
+
 def test_checks_read_a_batch_of_stores_at_a_time_and_still_find_a_key_two_batches_share(world_dir):
     def rows_checked(evaluations) -> dict:
         return {key[0]: ev.metadata["rows"].value for key, ev in evaluations.items() if key[1] == "contract"}
@@ -71,6 +88,7 @@ def test_checks_read_a_batch_of_stores_at_a_time_and_still_find_a_key_two_batche
     batched = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
     assert all(ev.passed for ev in batched.values() if ev.check_name in CHECKS)
     assert rows_checked(batched) == rows_checked(whole) and rows_checked(batched)["sales_timeseries_data"] > 0
+    assert batched[("unified_sales_data", "contract")].metadata["read_in_parts"].value > 1
     lake = Lake(world_dir / "lake")
     stores = sorted(lake.distinct("unified_sales_data", "store_id"))
     batches = lake.store_batches("unified_sales_data", 1)

@@ -95,6 +95,30 @@ def test_count_and_newest_come_from_the_files_bounds_when_each_file_holds_one_ru
     assert lake.count("baseline_sales_model_prediction_log", "run-3") == 0
 
 
+TICK_8 = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+
+
+def test_time_batches_split_a_runs_rows_into_spans_of_whole_ticks_that_hold_each_row_once(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    name = "baseline_sales_model_prediction_log"
+    later = pd.Timedelta(minutes=30)
+    # Appends whose ticks overlap, as a replay's do, and another store's rows at the same ticks.
+    lake.append(name, baseline_rows(10))
+    lake.append(name, baseline_rows(6).assign(store_id="302"))
+    lake.append(name, baseline_rows(14).assign(version=2, ts=lambda r: r["ts"] + later, written_at=lambda r: r["ts"]))
+    lake.append(name, baseline_rows(3, "run-2").assign(ts=lambda r: r["ts"] + 4 * later))
+
+    spans = lake.time_batches(name, "ts", rows=1, run_id="run-1")
+
+    # A cut where a file starts after the first: the two files starting at 08:00 are not cut apart.
+    assert [(span.start, span.end) for span in spans] == [(None, TICK_8 + later), (TICK_8 + later, None)]
+    parts = [lake.read(name, run_id="run-1", span=span) for span in spans]
+    whole = lake.read(name, run_id="run-1")
+    assert sum(len(part) for part in parts) == len(whole) == 30
+    ticks = [set(part["ts"]) for part in parts]
+    assert all(not (a & b) for i, a in enumerate(ticks) for b in ticks[i + 1:])
+
+
 @pytest.mark.parametrize("other_run", ["run-2", "a-run-id-longer-than-sixteen-characters"])
 def test_count_and_newest_read_the_rows_when_a_file_holds_other_rows_or_its_bound_is_cut(tmp_path, other_run):
     """One append of two run_ids is one data file with both; a text bound keeps 16 characters."""

@@ -4,12 +4,14 @@ stops the assets downstream of it in the same run."""
 
 from dataclasses import replace
 
+import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSpec, MetadataValue, multi_asset_check
 
 from mrs_dagster.contracts import (
     DATASETS,
     DEAD_LETTER_TABLES,
     STAGE_ERRORS,
+    TS,
     Dataset,
     contract_report,
     duplicate_keys,
@@ -38,11 +40,12 @@ def contract_checks(name: str):
     )
     def _checks(context: AssetCheckExecutionContext, mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope):
         lake, run_id, since = run_mode.lake(mrs), mrs.current_run_id(), scope.since if timed else None
-        parts = _parts(lake, dataset, checked_shard(context, name), run_mode.batch_rows)
-        keys_span_parts = len(parts) > 1 and "store_id" not in dataset.key  # two batches of stores can share a key
+        parts = _parts(lake, dataset, checked_shard(context, name), run_mode.batch_rows, run_id, since)
+        # Two batches of stores can share a key without a store in it (spans of a key's time never do).
+        keys_span_parts = len(parts) > 1 and "shard" in parts[0] and "store_id" not in dataset.key
         checked, reports = 0, []
         for part in parts:
-            rows = lake.read(name, run_id=run_id, shard=part, since=since)
+            rows = lake.read(name, run_id=run_id, since=since, **part)
             checked += len(rows)
             reports.append(contract_report(dataset, rows, count_duplicates=not keys_span_parts))
         report = merged_report(reports)
@@ -54,7 +57,8 @@ def contract_checks(name: str):
         dead = len(lake.read(errors.name, run_id=mrs.current_run_id())) if errors and lake.exists(errors.name) else 0
         yield AssetCheckResult(
             asset_key=name, check_name="contract", passed=report.contract_failures.empty and dead == 0,
-            metadata={"rows": checked, "failures": len(report.contract_failures), "dead_letters": dead,
+            metadata={"rows": checked, "read_in_parts": len(parts), "failures": len(report.contract_failures),
+                      "dead_letters": dead,
                       "sample": MetadataValue.md(sample.to_markdown(index=False) if len(sample) else "none")},
         )
         yield AssetCheckResult(
@@ -69,14 +73,22 @@ def contract_checks(name: str):
     return _checks
 
 
-def _parts(lake: Lake, dataset: Dataset, shard: StoreShard | None, batch_rows: int) -> list[StoreShard | None]:
-    """What the checks of a log read at a time: the run's store shard; or batches of about
-    `batch_rows` rows of stores, for a big log whose every row has a store; else all rows (None)."""
+def _parts(lake: Lake, dataset: Dataset, shard: StoreShard | None, batch_rows: int, run_id: str,
+           since: pd.Timestamp | None) -> list[dict]:
+    """What the checks of a log read at a time, as `Lake.read` filters: the run's store shard; or
+    spans of about `batch_rows` rows of the time the log is written in order of, when that time is
+    part of its key (a span reads only its row groups, and no key spans two); or batches of stores,
+    for a big log whose every row has a store (each read decodes the whole table); else all rows."""
     if shard is not None:
-        return [shard]
+        return [{"shard": shard}]
+    first = dataset.sort_by[0] if dataset.sort_by else None
+    if first in dataset.key and str(dataset.schema.columns[first].dtype) == TS:
+        spans = lake.time_batches(dataset.name, first, batch_rows, run_id, since)
+        if spans is not None:
+            return [{"span": span} for span in spans] if len(spans) > 1 else [{}]
     store_id = dataset.schema.columns.get("store_id")
     batches = lake.store_batches(dataset.name, batch_rows) if store_id is not None and not store_id.nullable else []
-    return batches if len(batches) > 1 else [None]
+    return [{"shard": batch} for batch in batches] if len(batches) > 1 else [{}]
 
 
 _DESCRIPTIONS = {
