@@ -246,13 +246,9 @@ class Lake:
             return coerced(ds, frame)
         if not self.exists(name):
             return ds.empty()[columns] if columns else ds.empty()
-        row_filter: BooleanExpression = AlwaysTrue()
+        row_filter = _run_window(run_id, since)
         if as_of is not None:
             row_filter = And(row_filter, LessThanOrEqual("written_at", as_utc(as_of).isoformat()))
-        if since is not None:
-            row_filter = And(row_filter, GreaterThanOrEqual("written_at", as_utc(since).isoformat()))
-        if run_id is not None:
-            row_filter = And(row_filter, EqualTo("run_id", run_id))
         if store_ids is not None:
             row_filter = And(row_filter, In("store_id", [str(s) for s in store_ids]))
         if shard is not None:
@@ -300,11 +296,8 @@ class Lake:
         if not self.exists(name):
             return [TimeSpan(column)]
         table = self.catalog.load_table(self._identifier(name))
-        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
-        if since is not None:
-            row_filter = And(row_filter, GreaterThanOrEqual("written_at", as_utc(since).isoformat()))
         field = table.schema().find_field(column)
-        files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
+        files = [task.file for task in table.scan(row_filter=_run_window(run_id, since)).plan_files()]
         if any(field.field_id not in file.lower_bounds for file in files):
             return None
         starts = sorted((from_bytes(field.field_type, file.lower_bounds[field.field_id]), file.record_count)
@@ -333,9 +326,8 @@ class Lake:
         return sum(file.record_count for file in files)
 
     def _column(self, name: str, column: str, run_id: str | None) -> pyarrow.ChunkedArray:
-        row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
         table = self.catalog.load_table(self._identifier(name))
-        return table.scan(row_filter=row_filter, selected_fields=(column,)).to_arrow()[column]
+        return table.scan(row_filter=_run_window(run_id), selected_fields=(column,)).to_arrow()[column]
 
     def current_series(self, run_id: str, *, since: pd.Timestamp | None = None,
                        shard: StoreShard | None = None) -> pd.DataFrame:
@@ -374,13 +366,20 @@ def _newest(lake_dir: Path, namespace: str, name: str, snapshot: int, column: st
     return pd.Timestamp(max(bounds), unit="us", tz="UTC").as_unit("ns") if bounds else None
 
 
+def _run_window(run_id: str | None, since: pd.Timestamp | None = None) -> BooleanExpression:
+    """The rows of `run_id` (all, for None) written from `since` (None: all history)."""
+    row_filter: BooleanExpression = AlwaysTrue()
+    if since is not None:
+        row_filter = And(row_filter, GreaterThanOrEqual("written_at", as_utc(since).isoformat()))
+    return row_filter if run_id is None else And(row_filter, EqualTo("run_id", run_id))
+
+
 def _run_files(table: Table, run_id: str | None) -> list[DataFile] | None:
     """The table's data files with rows of `run_id` (all, for None) when every row of each is of
     it (both its `run_id` bounds are `run_id`: a run_id longer than the 16 characters Iceberg keeps
     of a text bound never is), else None: what a count or a newest time can take from the metadata
     without reading a column whose cost grows with the history."""
-    row_filter = EqualTo("run_id", run_id) if run_id is not None else AlwaysTrue()
-    files = [task.file for task in table.scan(row_filter=row_filter).plan_files()]
+    files = [task.file for task in table.scan(row_filter=_run_window(run_id)).plan_files()]
     if run_id is None:
         return files
     field_id, bound = table.schema().find_field("run_id").field_id, run_id.encode()

@@ -55,6 +55,11 @@ def _trailing(values: np.ndarray, w: int, day: np.ndarray) -> np.ndarray:
     return out
 
 
+def direction_codes(direction: np.ndarray) -> np.ndarray:
+    """SPIKE, DROP or 0 as positions in the contract's DIRECTIONS (-1: none)."""
+    return np.select([direction == SPIKE, direction == DROP], [DIRECTIONS.index("spike"), DIRECTIONS.index("drop")], -1)
+
+
 def score_windows(units: np.ndarray, expected: np.ndarray, day: np.ndarray, params: ScoringParams) -> Scores:
     """Score every (series, tick) cell of one store; `day` labels each tick's day."""
     scored = ~np.isnan(expected)
@@ -107,7 +112,7 @@ def classifier_predictions(
             s.scored,
             anomaly_score=s.score,
             anomaly_flag=s.flag,
-            direction=np.select([s.direction == SPIKE, s.direction == DROP], [0, 1], -1),
+            direction=direction_codes(s.direction),
             window_ticks=s.window_ticks,
             severity_score=s.severity,
             version=grid.version,

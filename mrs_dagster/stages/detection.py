@@ -20,7 +20,7 @@ import pandas as pd
 
 from mrs_dagster.contracts import DIRECTIONS
 from mrs_dagster.stages.baseline import BaselineParams
-from mrs_dagster.stages.classifier import SPIKE, ScoringParams, score_windows
+from mrs_dagster.stages.classifier import ScoringParams, direction_codes, score_windows
 from mrs_dagster.stages.frames import rows_among
 from mrs_dagster.stages.identity import stable_id
 from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, long_rows, store_grids
@@ -100,7 +100,7 @@ def heuristic_flags(grid: StoreGrid, params: DetectionParams = DetectionParams()
     s = score_windows(grid.units, expected_units, grid.day, HEURISTIC_SCORING)
     frame = long_rows([grid.rows(
         s.flag,
-        direction=np.where(s.direction == SPIKE, DIRECTIONS.index("spike"), DIRECTIONS.index("drop")),
+        direction=direction_codes(s.direction),
         severity_score=s.severity,
         units=grid.units,
         sales_value=grid.sales,
