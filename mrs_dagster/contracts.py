@@ -44,6 +44,9 @@ CLUSTER_LABELS = ("sku_across_stores", "store_wide", "region_multi_store", "stor
 # Against Python string objects, a big log takes about a third of the memory and its NULL checks,
 # key lookups and conversion back to Arrow stop touching every cell from Python.
 TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+# `types_mapper` for Arrow's `to_pandas`: text as `TEXT_DTYPE` (Arrow's buffers as they are), whatever
+# pandas metadata a file carries.
+ARROW_TEXT = {pyarrow.string(): TEXT_DTYPE, pyarrow.large_string(): TEXT_DTYPE}.get
 
 
 @pandas_engine.Engine.register_dtype

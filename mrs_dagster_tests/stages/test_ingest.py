@@ -3,11 +3,13 @@
 import json
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrs_dagster.contracts import SALES_TIMESERIES_DATA, TEXT_DTYPE
+from mrs_dagster.landing import read_delivery
 from mrs_dagster.stages.ingest import current_sales_series, daily_summary, parse_sales_rows, sales_timeseries
 from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.timestamps import parse_timestamps
@@ -34,6 +36,19 @@ def test_naive_and_zoned_values_in_one_column_do_not_contaminate_each_other():
 def test_a_column_all_zoned_reads_as_pandas_reads_it_whatever_its_index(cells):
     text = [f"{moment.isoformat(timespec='milliseconds' if fraction else 'seconds')}{zone}"
             for moment, zone, fraction in cells]
+    values = pd.Series(text, index=range(10, 10 + len(text)), dtype=TEXT_DTYPE)
+
+    expected = pd.to_datetime(values, utc=True, format="ISO8601")
+
+    pd.testing.assert_series_equal(parse_timestamps(values), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)),
+                          st.sampled_from(["T", " "]), st.sampled_from(["seconds", "minutes", "milliseconds"])),
+                min_size=1, max_size=8))
+def test_a_column_all_naive_reads_as_utc_as_pandas_reads_it(cells):
+    text = [moment.isoformat(sep=sep, timespec=timespec) for moment, sep, timespec in cells]
     values = pd.Series(text, index=range(10, 10 + len(text)), dtype=TEXT_DTYPE)
 
     expected = pd.to_datetime(values, utc=True, format="ISO8601")
@@ -73,6 +88,34 @@ def test_bad_rows_become_dead_letters_and_valid_rows_are_all_kept():
     assert reasons[4] == "units is not a finite number"
     assert reasons[5] == "store_id is blank; sales_value is not a finite number; feed_version is not an integer >= 1"
     assert json.loads(errors.iloc[0]["raw_payload"])["ts"] == "not a time"
+
+
+def test_a_parquet_delivery_with_numbers_stored_as_numbers_parses_as_the_same_delivery_in_csv(tmp_path):
+    delivery = pd.DataFrame({
+        "retailer": ["n", "n", "n", "n", "n", "n"],
+        "store_id": ["401", "401", "402", "402", "402", ""],
+        "sku": ["A", "B", "A", "B", "C", "A"],
+        "ts": ["2026-03-02 10:00:00", "2026-03-02 10:04:59", "2026-03-02 10:00", "bad", "2026-03-02 10:00:00",
+               "2026-03-02 10:00:00"],
+        "units": [3, -1, 2, 1, 5, 1],
+        "sales_value": [4.5, -1.25, np.nan, 2.0, np.inf, 1.0],
+        "feed_version": [1.0, np.nan, 2.0, 1.0, 1.5, 0.0],
+    })
+    delivery.to_parquet(tmp_path / "n.parquet", index=False)
+    delivery.to_csv(tmp_path / "n.csv", index=False)
+    stored = read_delivery(tmp_path / "n.parquet")
+    assert pd.api.types.is_integer_dtype(stored["units"]) and stored["store_id"].dtype == TEXT_DTYPE
+
+    valid, errors = parse_sales_rows(stored, "landing/sales/n.parquet", "run-1")
+    from_csv, csv_errors = parse_sales_rows(read_delivery(tmp_path / "n.csv"), "landing/sales/n.parquet", "run-1")
+
+    pd.testing.assert_frame_equal(valid, from_csv)
+    assert list(valid["feed_version"]) == [1, 1]  # a missing feed_version is 1, as a blank one
+    assert list(valid["ts"]) == [TICK_10, TICK_10]
+    assert list(errors["error"]) == list(csv_errors["error"]) == [
+        "sales_value is not a finite number", "ts is not a timestamp",
+        "sales_value is not a finite number; feed_version is not an integer >= 1",
+        "store_id is blank; feed_version is not an integer >= 1"]
 
 
 def test_a_file_missing_a_required_column_is_dead_lettered_line_by_line():
@@ -124,6 +167,23 @@ def test_the_series_keeps_the_last_landed_row_of_each_key_in_its_stored_order(ce
     assert sorted(series["units"]) == sorted(expected["units"])
     assert is_sorted(series, [*SALES_TIMESERIES_DATA.sort_by, "run_id"], strictly=True)
     assert list(series.columns) == SALES_TIMESERIES_DATA.columns
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["301", "302", "1000"]), st.sampled_from(["A", "B", "AA"]),
+                          st.integers(0, 2), st.integers(1, 3)), max_size=16, unique=True))
+def test_the_current_series_is_the_highest_feed_version_of_each_key_in_store_sku_tick_order(cells):
+    series = pd.DataFrame({
+        "store_id": pd.array([c[0] for c in cells], dtype=TEXT_DTYPE),
+        "sku": pd.array([c[1] for c in cells], dtype=TEXT_DTYPE),
+        "ts": pd.to_datetime([c[2] * 300 for c in cells], unit="s", utc=True),
+        "feed_version": pd.array([c[3] for c in cells], dtype="int64"),
+        "units": [float(i) for i in range(len(cells))],
+    })
+    ordered = series.sort_values(["store_id", "sku", "ts", "feed_version"])
+    expected = ordered[~ordered.duplicated(["store_id", "sku", "ts"], keep="last")].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(current_sales_series(series), expected)
 
 
 def test_the_daily_summary_spans_and_sums_each_store_sku_day_and_feed_version():
