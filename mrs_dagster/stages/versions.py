@@ -84,29 +84,32 @@ def corrected_spans(versions: pd.DataFrame) -> pd.DataFrame:
     return versions[versions["version"] > 1]
 
 
-def steps_at(frame: pd.DataFrame, versions: pd.DataFrame, ts_column: str = "written_at") -> pd.DataFrame:
-    """The store's evaluation step (version, data_version, model_generation) at each row's
-    `ts_column`, indexed like `frame` (all 1 before any step).
+def steps_at(frame: pd.DataFrame, versions: pd.DataFrame, ts_column: str = "written_at",
+             columns: tuple[str, ...] = tuple(_STEP)) -> pd.DataFrame:
+    """The store's evaluation step (`columns` of version, data_version, model_generation) at each
+    row's `ts_column`, indexed like `frame` (all 1 before any step).
 
     A store has a handful of steps and a log tens of millions of rows, so the steps go into a
-    stores x steps grid and each row takes the last step it has reached, one vectorized pass per
-    step rank: no sort or join of the rows."""
+    stores x steps grid, each row finds the last step it has reached, one vectorized pass per
+    step rank, and takes each column from the grid in one pass: no sort or join of the rows."""
     steps = versions.sort_values(["store_id", "effective_from"], kind="stable")
     stores = pd.Index(steps["store_id"].unique())
     step_store = text_positions(steps["store_id"], stores)
-    rank = steps.groupby("store_id", sort=False).cumcount().to_numpy()
-    # One row more than the stores: a row of a store without steps (index -1) lands on it, never reached.
-    grid = (len(stores) + 1, int(rank.max()) + 1 if len(steps) else 0)
+    rank = steps.groupby("store_id", sort=False).cumcount().to_numpy() + 1
+    # Rank 0 is "before any step"; one row more than the stores: a row of a store without steps
+    # (index -1) lands on it and reaches no step.
+    grid = (len(stores) + 1, int(rank.max()) + 1 if len(steps) else 1)
     starts = np.full(grid, np.iinfo(np.int64).max)
     starts[step_store, rank] = _nanoseconds(steps["effective_from"])
     row_store, row_time = text_positions(frame["store_id"], stores), _nanoseconds(frame[ts_column])
+    reached = np.zeros(len(frame), dtype=np.int64)
+    for k in range(1, grid[1]):
+        reached[row_time >= starts[row_store, k]] = k
     result = {}
-    for column in _STEP:
+    for column in columns:
         values = np.ones(grid, dtype=np.int64)
         values[step_store, rank] = steps[column].to_numpy()
-        result[column] = np.ones(len(frame), dtype=np.int64)
-        for k in range(grid[1]):
-            np.copyto(result[column], values[row_store, k], where=row_time >= starts[row_store, k])
+        result[column] = values[row_store, reached]
     return pd.DataFrame(result, index=frame.index)
 
 
@@ -117,7 +120,7 @@ def _nanoseconds(stamps: pd.Series) -> np.ndarray:
 
 def version_at(frame: pd.DataFrame, versions: pd.DataFrame, ts_column: str = "written_at") -> np.ndarray:
     """The store's evaluation version at each row's `ts_column` (1 before any step)."""
-    return steps_at(frame, versions, ts_column)["version"].to_numpy()
+    return steps_at(frame, versions, ts_column, columns=("version",))["version"].to_numpy()
 
 
 def current_rows(log: pd.DataFrame, versions: pd.DataFrame) -> pd.DataFrame:
