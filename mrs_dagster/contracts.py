@@ -934,7 +934,8 @@ def contract_report(dataset: Dataset, df: pd.DataFrame, *, count_duplicates: boo
     except pa.errors.SchemaErrors as error:
         failures = error.failure_cases[["column", "check", "failure_case"]].astype(str)
     required = [name for name, col in dataset.schema.columns.items() if not col.nullable and name in df.columns]
-    nulls = {c: int(n) for c, n in df[required].isna().sum().items() if n}
+    # Column by column: `df[required]` would copy every row of a big log.
+    nulls = {c: int(n) for c in required if (n := df[c].isna().sum())}
     return ContractReport(failures, duplicate_keys(dataset, df) if count_duplicates else 0, nulls)
 
 

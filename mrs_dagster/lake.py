@@ -266,7 +266,8 @@ class Lake:
             row_filter = And(row_filter, span.row_filter())
         table = self.catalog.load_table(self._identifier(name))
         if columns:
-            return _pandas(table.scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow())[columns]
+            # Ordered in Arrow: selecting columns of the pandas frame would copy every row.
+            return _pandas(table.scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow().select(columns))
         return coerced(ds, _pandas(table.scan(row_filter=row_filter).to_arrow()))
 
     def newest(self, name: str, column: str, run_id: str | None = None) -> pd.Timestamp | None:
