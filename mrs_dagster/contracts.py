@@ -856,8 +856,31 @@ def conform(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
 
 def _validated(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     # pandera's own copy of the frame costs seconds on a big log; a shallow copy keeps `df` intact
-    # as well, since coercing replaces a column of the copy rather than writing into it.
-    return dataset.schema.validate(df.copy(deep=False), lazy=True, inplace=True)
+    # as well, since coercing replaces a column of the copy rather than writing into it. pandera
+    # sets every coerced column back, which copies it even when coercing changed nothing (a second
+    # copy of a whole log per write and per check), so only the columns not in their contract's
+    # dtype are coerced; coercing one that is returns it as it is.
+    contract = dataset.schema.columns
+    to_coerce = frozenset(name for name in df.columns
+                          if name in contract and not _in_dtype(contract[name].dtype, df[name]))
+    return _coercing(dataset, to_coerce).validate(df.copy(deep=False), lazy=True, inplace=True)
+
+
+_COERCING: dict[tuple[str, frozenset[str]], pa.DataFrameSchema] = {}
+
+
+def _coercing(dataset: Dataset, columns: frozenset[str]) -> pa.DataFrameSchema:
+    """The dataset's schema, coercing only `columns`."""
+    key = (dataset.name, columns)
+    if key not in _COERCING:
+        schema = dataset.schema.update_columns({name: {"coerce": name in columns} for name in dataset.schema.columns})
+        schema.coerce = False
+        _COERCING[key] = schema
+    return _COERCING[key]
+
+
+def _in_dtype(dtype, values: pd.Series) -> bool:
+    return values.dtype == TEXT_DTYPE if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
 
 
 def coerced(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:

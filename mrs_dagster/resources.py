@@ -1,6 +1,7 @@
 """Dagster resources: where the data dir is, which run_id is current, how a run treats its inputs
 (dry run, fault injection), what a replay recomputes, where alerts go, and the lake IO manager."""
 
+import gc
 import json
 import os
 import urllib.request
@@ -290,6 +291,13 @@ def delivery_batches_input(lookback_days: int | None = None) -> AssetIn:
     return AssetIn(metadata={"lookback_days": lookback_days, "delivery_batches": True}, dagster_type=Any)
 
 
+# A big step's frames can outlive it in reference cycles until Python's cyclic collector happens to
+# run, which depends on how many objects the process has made: the peak of the same run on the same
+# world moved between 6.3 and 9.8 GiB with nothing but the way it was started changed. They are
+# collected once an output of this many rows is stored (a collection takes about 0.2 s here).
+COLLECT_AFTER_ROWS = 1_000_000
+
+
 class LakeIOManager(ConfigurableIOManager):
     """Appends each asset's DataFrame to its lake table (dedup on the dataset's key), or replaces a
     hydrated view, and loads a table back as the rows of the current run_id (empty, with the
@@ -317,6 +325,8 @@ class LakeIOManager(ConfigurableIOManager):
         context.add_output_metadata({"rows_appended": appended, "rows_in_output": rows, "dead_letters": dead})
         if dead:
             context.log.error(f"{dead} row(s) of {name} broke the contract: see {name}_errors (mrs errors {name})")
+        if rows >= COLLECT_AFTER_ROWS:
+            gc.collect()
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         lake, run_id = self.run_mode.lake(self.mrs), self.mrs.current_run_id()
