@@ -859,7 +859,7 @@ def _validated(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     # as well, since coercing replaces a column of the copy rather than writing into it. pandera
     # sets every coerced column back, which copies it even when coercing changed nothing (a second
     # copy of a whole log per write and per check), so only the columns not in their contract's
-    # dtype are coerced; coercing one that is returns it as it is.
+    # dtype are coerced: coercing a column already in it returns the column unchanged.
     contract = dataset.schema.columns
     to_coerce = frozenset(name for name in df.columns
                           if name in contract and not _in_dtype(contract[name].dtype, df[name]))
@@ -880,6 +880,8 @@ def _coercing(dataset: Dataset, columns: frozenset[str]) -> pa.DataFrameSchema:
 
 
 def _in_dtype(dtype, values: pd.Series) -> bool:
+    # Stricter than `_read_as`: text in an object column is still coerced (`Text.coerce` turns a
+    # cell that is not text into text), as before.
     return values.dtype == TEXT_DTYPE if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
 
 
