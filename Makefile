@@ -33,8 +33,9 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/mrs run --data-dir $(MRS_DATA_DIR)
 
+# With the allocator settings of mrs_dagster.memory, which the runs it launches inherit.
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -h 127.0.0.1 -w workspace.yaml
+	$(BIN)/python -m mrs_dagster.memory $(BIN)/dagster dev -h 127.0.0.1 -w workspace.yaml
 
 serve: install
 	$(BIN)/mrs serve --data-dir $(MRS_DATA_DIR)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-MRS = [sys.executable, "-m", "mrs_dagster.cli"]
+MRS = [sys.executable, "-m", "mrs_dagster"]
 
 
 @dataclass(frozen=True)
