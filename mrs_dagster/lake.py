@@ -278,6 +278,21 @@ class Lake:
         snapshot = self._snapshot(name)
         return None if snapshot is None else _newest(self.lake_dir.resolve(), self.namespace, name, snapshot, column, run_id)
 
+    def distinct_rows(self, name: str, columns: list[str], run_id: str | None = None,
+                      since: pd.Timestamp | None = None) -> pd.DataFrame:
+        """The distinct combinations of a table's `columns` (of `run_id`'s rows written from
+        `since`), in no order: found in Arrow a record batch at a time, so a log of tens of millions
+        of rows is never whole in memory when what differs in it is small (the ticks of each store)."""
+        if not self.exists(name):
+            return dataset(name).empty()[columns]
+        table = self.catalog.load_table(self._identifier(name))
+        scan = table.scan(row_filter=_run_window(run_id, since), selected_fields=tuple(columns))
+        parts = [pyarrow.Table.from_batches([batch]).group_by(columns).aggregate([])
+                 for batch in scan.to_arrow_batch_reader()]
+        if not parts:
+            return dataset(name).empty()[columns]
+        return _pandas(pyarrow.concat_tables(parts).group_by(columns).aggregate([]).select(columns))
+
     def distinct(self, name: str, column: str, run_id: str | None = None) -> frozenset:
         """The distinct values of a table's `column` (of `run_id`'s rows), taken in Arrow, once per
         snapshot of the table in this process (every store shard's read asks for its stores)."""

@@ -309,3 +309,25 @@ def test_count_and_distinct_are_of_a_run_ids_rows(tmp_path):
     lake.replace_view("data_gaps", pd.DataFrame({"store_id": ["301", "302", "301"], "gap_start": at, "gap_end": at,
                                                  "ticks": 1, "run_id": ["run-1", "run-1", "run-2"]}))
     assert lake.count("data_gaps", "run-1") == 2 and lake.count("data_gaps") == 3
+
+
+def test_distinct_rows_are_each_combination_of_the_columns_once_of_a_run_ids_rows_from_a_tick(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    assert lake.distinct_rows("sales_timeseries_data", ["store_id", "ts"]).empty
+    ticks = ["2026-03-02 08:00", "2026-03-02 08:05", "2026-03-02 08:10"]
+    lake.append("sales_timeseries_data", pd.concat([
+        series_rows(ticks, 1, 1.0), series_rows(ticks[:2], 1, 1.0).assign(sku="B"),
+        series_rows(ticks[:1], 1, 1.0).assign(store_id="302")]))
+    lake.append("sales_timeseries_data", series_rows(ticks[1:], 2, 5.0))  # a resend of two ticks
+    lake.append("sales_timeseries_data", series_rows(ticks, 1, 1.0).assign(run_id="run-2", store_id="303"))
+
+    def pairs(frame: pd.DataFrame) -> set:
+        return set(zip(frame["store_id"], frame["ts"]))
+
+    at = pd.to_datetime(ticks, utc=True)
+    distinct = lake.distinct_rows("sales_timeseries_data", ["store_id", "ts"], "run-1")
+    assert len(distinct) == 4 and pairs(distinct) == {("301", at[0]), ("301", at[1]), ("301", at[2]), ("302", at[0])}
+    assert list(distinct.columns) == ["store_id", "ts"] and distinct["ts"].dtype == "datetime64[ns, UTC]"
+    assert pairs(lake.distinct_rows("sales_timeseries_data", ["store_id", "ts"], "run-1", since=at[1])) == {
+        ("301", at[1]), ("301", at[2])}
+    assert len(lake.distinct_rows("sales_timeseries_data", ["store_id", "ts"])) == 7

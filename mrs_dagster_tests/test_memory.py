@@ -63,7 +63,7 @@ def test_the_mrs_command_runs_in_an_interpreter_started_with_the_settings(tmp_pa
         assert "review console" in server.stdout.readline()
         environ = Path(f"/proc/{server.pid}/environ").read_bytes().decode().split("\0")
     finally:
-        server.terminate()
+        server.kill()  # a SIGTERM while uvicorn starts up can wait on its graceful shutdown
         server.wait(timeout=30)
     settings = dict(entry.split("=", 1) for entry in environ if entry.split("=", 1)[0] in ALLOCATOR_ENV)
     assert settings == {**ALLOCATOR_ENV, "MALLOC_ARENA_MAX": "2"}

@@ -57,9 +57,10 @@ def health(context: AssetExecutionContext, mrs: MRSConfig, run_mode: RunMode, sc
         })
     table = pd.DataFrame(rows).assign(run_id=run_id)
     first_day = scope.window(0)
-    series = lake.current_series(run_id, since=first_day)
-    stores = lake.read("sales_daily_summary", run_id=run_id)["store_id"].unique()
-    gaps = data_gaps(series, stores).assign(run_id=run_id) if len(series) else DATASETS["data_gaps"].empty()
+    # A store's ticks with a row, whatever the row's feed_version, are those of its current series.
+    ticks = lake.distinct_rows("sales_timeseries_data", ["store_id", "ts"], run_id, since=first_day)
+    stores = lake.read("sales_daily_summary", run_id=run_id, columns=["store_id"])["store_id"].unique()
+    gaps = data_gaps(ticks, stores).assign(run_id=run_id) if len(ticks) else DATASETS["data_gaps"].empty()
     if first_day is not None:
         gaps = replaced_from(lake.read("data_gaps", run_id=run_id), gaps, "gap_start", first_day)
     shown = table.drop(columns="run_id").assign(last_written_at=table["last_written_at"].astype(str))

@@ -178,7 +178,9 @@ def _trading_ticks(ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def data_gaps(series: pd.DataFrame, stores=()) -> pd.DataFrame:
     """Where a store's data is missing: silent runs inside its trading hours, and days other
-    stores delivered and it did not. Columns store_id, gap_start, gap_end (last missing tick), ticks.
+    stores delivered and it did not, from the `store_id` and `ts` of `series` (a series, or just
+    the distinct ticks of each store: the same gaps). Columns store_id, gap_start, gap_end (last
+    missing tick), ticks.
     A gap lies within a day, so a scoped run finds those of the days from its first tick's on;
     `stores` are those to report on beside the series' own (a store without a row in `series`
     missed every day of it)."""

@@ -86,3 +86,16 @@ def test_a_grid_takes_a_stores_values_from_long_rows_by_their_codes():
     for grid in grids:
         at = rows.positions[grid.store_id]
         np.testing.assert_array_equal(grid.cells(rows, at, series["units"].to_numpy(), fill=0.0), grid.units)
+
+
+def test_data_gaps_of_each_stores_distinct_ticks_are_those_of_its_whole_series():
+    """What health passes: the store ticks, not every SKU's and feed_version's row."""
+    one_sku = pd.concat([_delivered("A", DAYS[0]), _delivered("A", DAYS[1], silent=("08:30:00", "09:05:00")),
+                         _delivered("B", DAYS[1])], ignore_index=True)
+    series = pd.concat([one_sku.assign(feed_version=1), one_sku.assign(sku="SKU0002", feed_version=1),
+                        one_sku[one_sku["store_id"] == "A"].assign(feed_version=2)], ignore_index=True)
+    ticks = series[["store_id", "ts"]].drop_duplicates().sample(frac=1, random_state=2)
+
+    gaps = data_gaps(series, ["C"])
+    assert set(gaps["store_id"]) == {"A", "B", "C"}  # a silent run, a missed day, every day missed
+    pd.testing.assert_frame_equal(data_gaps(ticks, ["C"]), gaps)
