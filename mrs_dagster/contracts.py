@@ -860,9 +860,8 @@ def _validated(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     # sets every coerced column back, which copies it even when coercing changed nothing (a second
     # copy of a whole log per write and per check), so only the columns not in their contract's
     # dtype are coerced: coercing a column already in it returns the column unchanged.
-    contract = dataset.schema.columns
-    to_coerce = frozenset(name for name in df.columns
-                          if name in contract and not _in_dtype(contract[name].dtype, df[name]))
+    # Text in an object column is still coerced (`Text.coerce` turns a cell that is not text into text).
+    to_coerce = frozenset(_off_dtype(dataset, df, text_dtypes=(TEXT_DTYPE,)))
     return _coercing(dataset, to_coerce).validate(df.copy(deep=False), lazy=True, inplace=True)
 
 
@@ -879,26 +878,27 @@ def _coercing(dataset: Dataset, columns: frozenset[str]) -> pa.DataFrameSchema:
     return _COERCING[key]
 
 
-def _in_dtype(dtype, values: pd.Series) -> bool:
-    # Stricter than `_read_as`: text in an object column is still coerced (`Text.coerce` turns a
-    # cell that is not text into text), as before.
-    return values.dtype == TEXT_DTYPE if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
+def _off_dtype(dataset: Dataset, df: pd.DataFrame, text_dtypes: tuple) -> list[str]:
+    """The columns of `df` in the contract whose dtype is not the contract's (a text column's
+    counts when it is one of `text_dtypes`)."""
+    contract = dataset.schema.columns
+
+    def in_dtype(name: str) -> bool:
+        dtype = contract[name].dtype
+        return df[name].dtype in text_dtypes if isinstance(dtype, Text) else str(df[name].dtype) == str(dtype)
+
+    return [name for name in df.columns if name in contract and not in_dtype(name)]
 
 
 def coerced(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:
     """Stored rows in the contract's dtypes and column order, without running its checks again:
     they ran when the rows were written, and the blocking contract checks re-run them per log.
     Only the columns not read in their contract dtype are coerced (coercing copies a column)."""
-    columns = dataset.schema.columns
-    differ = [name for name in df.columns if name in columns and not _read_as(columns[name].dtype, df[name])]
+    # A text column comes out of Arrow as TEXT_DTYPE: nothing to coerce.
+    differ = _off_dtype(dataset, df, text_dtypes=(object, TEXT_DTYPE))
     if differ:
         df = df.assign(**dataset.schema.select_columns(differ).coerce_dtype(df[differ].copy()))
     return _in_order(dataset, df)
-
-
-def _read_as(dtype, values: pd.Series) -> bool:
-    # A text column comes out of Arrow as TEXT_DTYPE: nothing to coerce.
-    return values.dtype in (object, TEXT_DTYPE) if isinstance(dtype, Text) else str(values.dtype) == str(dtype)
 
 
 def _in_order(dataset: Dataset, df: pd.DataFrame) -> pd.DataFrame:

@@ -283,12 +283,12 @@ class Lake:
         """The distinct combinations of a table's `columns` (of `run_id`'s rows written from
         `since`), in no order: found in Arrow a record batch at a time, so a log of tens of millions
         of rows is never whole in memory when what differs in it is small (the ticks of each store)."""
-        if not self.exists(name):
-            return dataset(name).empty()[columns]
-        table = self.catalog.load_table(self._identifier(name))
-        scan = table.scan(row_filter=_run_window(run_id, since), selected_fields=tuple(columns))
-        parts = [pyarrow.Table.from_batches([batch]).group_by(columns).aggregate([])
-                 for batch in scan.to_arrow_batch_reader()]
+        parts = []
+        if self.exists(name):
+            table = self.catalog.load_table(self._identifier(name))
+            scan = table.scan(row_filter=_run_window(run_id, since), selected_fields=tuple(columns))
+            parts = [pyarrow.Table.from_batches([batch]).group_by(columns).aggregate([])
+                     for batch in scan.to_arrow_batch_reader()]
         if not parts:
             return dataset(name).empty()[columns]
         return _pandas(pyarrow.concat_tables(parts).group_by(columns).aggregate([]).select(columns))
