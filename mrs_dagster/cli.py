@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrs_dagster import incremental
+from mrs_dagster import incremental, memory
 from mrs_dagster.contracts import DATASETS, DEAD_LETTER_TABLES, conform
 from mrs_dagster.edits import EDIT_TARGETS, record_edit
 from mrs_dagster.hydration import hydrate
@@ -84,7 +84,8 @@ def run_pipeline(
     """Run `job_name` (default: every asset) over `data_dir` through Dagster, in the persistent
     instance, in stages over the store shards (`launch.run_staged`), with progress per step. Every
     asset runs incrementally, from the first tick of the deliveries not yet processed
-    (`incremental`), unless `full`.
+    (`incremental`), unless `full`. The heap the run will need is touched ahead on a thread
+    (`memory.pretouch`), sized by the deliveries it processes.
 
     Returns whether the runs succeeded and the rows each log appended."""
     from mrs_dagster.definitions import MAIN_JOB  # see dagster_instance
@@ -98,6 +99,11 @@ def run_pipeline(
     if window is not None:
         print(f"from {window.since.isoformat()} on (mrs run --full: all history)" if window.since is not None
               else "all history", file=sys.stderr)
+        delivered = sum((data_dir / name).stat().st_size for name in window.new)
+        try:
+            memory.pretouch(memory.pretouch_bytes(delivered, memory.available_memory()))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     outcome = run_staged(data_dir, dagster_instance(), run_id, job_name, since=window.since if window else None)
     if window is not None and outcome.success:
         incremental.record_processed(mrs.lake(), mrs.current_run_id(), window.deliveries)

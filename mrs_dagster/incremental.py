@@ -31,11 +31,12 @@ PROCESSED_DELIVERIES = "processed_deliveries.json"
 
 @dataclass(frozen=True)
 class RunWindow:
-    """What a run covers: the ticks from `since` (None: all history), and the deliveries that
-    will count as processed once it succeeds."""
+    """What a run covers: the ticks from `since` (None: all history), the deliveries that will
+    count as processed once it succeeds, and those it processes (every one, over all history)."""
 
     since: pd.Timestamp | None
     deliveries: tuple[str, ...]
+    new: tuple[str, ...]
 
 
 def plan_run(data_dir: Path, lake: Lake, run_id: str, full: bool = False) -> RunWindow:
@@ -43,9 +44,10 @@ def plan_run(data_dir: Path, lake: Lake, run_id: str, full: bool = False) -> Run
     landed = landed_deliveries(data_dir)
     processed = None if full else processed_deliveries(lake, run_id)
     if processed is None:
-        return RunWindow(None, tuple(landed))
-    firsts = [delivery_cover(path, name, run_id).first_tick for name, path in landed.items() if name not in processed]
-    return RunWindow(since_first(lake, run_id, firsts), tuple(landed))
+        return RunWindow(None, tuple(landed), tuple(landed))
+    new = tuple(name for name in landed if name not in processed)
+    return RunWindow(since_first(lake, run_id, [delivery_cover(landed[name], name, run_id).first_tick for name in new]),
+                     tuple(landed), new)
 
 
 def landed_deliveries(data_dir: Path) -> dict[str, Path]:

@@ -4,6 +4,8 @@ import pandas as pd
 import pytest
 
 from mrs_dagster.cli import main
+from mrs_dagster.incremental import PROCESSED_DELIVERIES
+from mrs_dagster.memory import PRETOUCH_ENV
 from mrs_dagster_tests.conftest import TINY_WORLD, materialize_all
 
 pytestmark = pytest.mark.world("tiny_world")  # see conftest.world_dir
@@ -99,6 +101,13 @@ def test_a_broken_run_config_is_a_clear_error(world_dir, tmp_path, capsys):
     (world_dir / "demo_run_config.json").write_text('{"run_id": ""}')
     assert main(["evaluate", "--data-dir", str(world_dir)]) == 2
     assert "'run_id' must be a non-empty string" in capsys.readouterr().err
+
+
+def test_a_bad_pretouch_setting_is_refused_before_anything_runs(world_dir, capsys, monkeypatch):
+    monkeypatch.setenv(PRETOUCH_ENV, "lots")
+    assert main(["run", "--data-dir", str(world_dir)]) == 2
+    assert f"{PRETOUCH_ENV}='lots': not a byte count" in capsys.readouterr().err
+    assert not (world_dir / "lake" / PROCESSED_DELIVERIES).exists()
 
 
 def test_edits_are_validated_and_a_refused_edit_writes_nothing(world_dir, capsys):

@@ -13,14 +13,13 @@ prediction uses only days before its own, landing a new day never changes earlie
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import BASELINE_SALES_MODEL_PREDICTION_LOG
-from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, long_rows, store_grids
+from mrs_dagster.stages.series_grid import TICKS_PER_DAY, GridRows, StoreGrid, long_rows, map_store_grids
 from mrs_dagster.stages.versions import model_log_rows, model_version
 
 MODEL_VERSION = "seasonal-median-v1"
@@ -80,10 +79,11 @@ def _dow_factors(store_daily: np.ndarray, dows: np.ndarray) -> dict[int, float]:
 
 
 def _profile(history_shares: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(history_shares, axis=0)
-    seen = ~np.isnan(median)
+    # Only the slots seen on some day: nanmedian warns of an all-NaN slot, and silencing a warning
+    # (`warnings.catch_warnings`) is not safe in the threads stores are computed in.
+    seen = ~np.isnan(history_shares).all(axis=0)
+    median = np.full(history_shares.shape[1], np.nan)
+    median[seen] = np.nanmedian(history_shares[:, seen], axis=0)
     kernel = np.ones(3)
     total = np.convolve(np.where(seen, median, 0.0), kernel, mode="same")
     count = np.convolve(seen.astype(float), kernel, mode="same")
@@ -95,11 +95,12 @@ def baseline_predictions(
     series: pd.DataFrame, run_id: str, params: BaselineParams = BaselineParams(), *, versions: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """`baseline_sales_model_prediction_log` rows for every predictable tick of the current series;
-    `versions`: the stores' evaluation versions (see `store_grids`)."""
-    parts = []
-    for grid in store_grids(series, versions):
+    `versions`: the stores' evaluation versions (see `map_store_grids`)."""
+    def predicted_rows(grid: StoreGrid) -> GridRows:
         expected, expected_sales = store_baseline(grid, params)
-        parts.append(grid.rows(~np.isnan(expected), expected_units=expected, expected_sales_value=expected_sales,
-                               version=grid.version))
+        return grid.rows(~np.isnan(expected), expected_units=expected, expected_sales_value=expected_sales,
+                         version=grid.version)
+
+    parts = map_store_grids(predicted_rows, series, versions)
     model = model_version(MODEL_VERSION, params)
     return model_log_rows(long_rows(parts), BASELINE_SALES_MODEL_PREDICTION_LOG, model, run_id)

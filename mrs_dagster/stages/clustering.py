@@ -81,12 +81,13 @@ def cluster_reports(
         "region_multi_store": ("region", r["region"], region_start),
         "isolated": ("isolated", r["report_id"], pd.Series(pd.NaT, index=r.index)),
     }
-    labelled = [label.eq(lab).to_numpy() for lab in anchors]
-    kind, key, start = (
-        np.select(labelled, [np.broadcast_to(np.asarray(parts[part], dtype=object), len(r)) for parts in anchors.values()], None)
-        for part in range(3)
-    )
-    cluster_id = stable_ids(kind, key, start)
+    # Each label's rows are hashed from their own anchor columns, as they are typed: gathering
+    # every anchor into arrays of Python objects first (a Timestamp a row) took most of the stage.
+    cluster_id = np.empty(len(r), dtype=object)
+    for lab, (kind, key, start) in anchors.items():
+        at = label.eq(lab).to_numpy()
+        if at.any():
+            cluster_id[at] = stable_ids(np.full(at.sum(), kind, dtype=object), key[at], start[at])
     return r[REPORT_TICK_COLUMNS].assign(
         cluster_id=cluster_id, cluster_label=label, cluster_size=size.astype("int64"), run_id=run_id
     )

