@@ -84,12 +84,13 @@ def run_pipeline(
     """Run `job_name` (default: every asset) over `data_dir` through Dagster, in the persistent
     instance, in stages over the store shards (`launch.run_staged`), with progress per step. Every
     asset runs incrementally, from the first tick of the deliveries not yet processed
-    (`incremental`), unless `full`. The heap the run will need is touched ahead on a thread
-    (`memory.pretouch`), sized by the deliveries it processes.
+    (`incremental`), unless `full`. An unpartitioned run touches the heap it will need ahead,
+    on a thread (`memory.pretouch`), sized by the deliveries it processes.
 
     Returns whether the runs succeeded and the rows each log appended."""
     from mrs_dagster.definitions import MAIN_JOB  # see dagster_instance
     from mrs_dagster.launch import run_staged
+    from mrs_dagster.partitions import store_shard_count
 
     if not (data_dir / "landing" / "sales").is_dir():
         raise UsageError(f"{data_dir} has no landing/sales/ folder: nothing to run on")
@@ -101,9 +102,13 @@ def run_pipeline(
               else "all history", file=sys.stderr)
         delivered = sum((data_dir / name).stat().st_size for name in window.new)
         try:
-            memory.pretouch(memory.pretouch_bytes(delivered, memory.available_memory()))
+            heap, shards = memory.pretouch_bytes(delivered, memory.available_memory()), store_shard_count()
         except ValueError as error:
             raise UsageError(str(error)) from None
+        # In store shards most steps run in worker processes, which need the memory this process
+        # would hold: a touched heap is kept until the run ends.
+        if shards == 0:
+            memory.pretouch(heap)
     outcome = run_staged(data_dir, dagster_instance(), run_id, job_name, since=window.since if window else None)
     if window is not None and outcome.success:
         incremental.record_processed(mrs.lake(), mrs.current_run_id(), window.deliveries)

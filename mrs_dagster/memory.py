@@ -20,7 +20,8 @@ writes it, and on a VM the host backs it then too (1 GiB took 0.12 s to 0.72 s h
 run's 5.6 GiB heap about 8 s of `clear_page_erms`). That cost comes in the step that first needs
 the memory, on the run's one busy core. `pretouch` pays it ahead on the other core: a thread takes
 a block of heap, writes every page of it and frees it, and the steps then reuse those pages, as
-the JVM's `AlwaysPreTouch` does for its heap.
+the JVM's `AlwaysPreTouch` does for its heap. An unpartitioned `mrs run` does so (in store shards
+the steps run in worker processes, which need the memory a touched heap would hold).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def lacks_allocator_env() -> bool:
 
 
 # Heap pre-touched per byte of the deliveries a run ingests: a whole run on the 50 x 200 x 14 world
-# (309 MB of CSV) peaked at 5.6 GiB; pre-touching 4.5 GiB of it took its median of three from
+# (309 MB of CSV) peaked at 5.6 GiB; pre-touching 4.5 GB of it took its median of three from
 # 67.4 s to 63.4 s. Less than the whole peak, as the steps allocate on top while the block is held.
 HEAP_PER_DELIVERED_BYTE = 14
 # At most this share of the memory available when the run starts is pre-touched.
@@ -73,7 +74,7 @@ def pretouch_bytes(delivered_bytes: int, available_bytes: int, env: Mapping[str,
     if PRETOUCH_ENV in env:
         try:
             nbytes = int(float(env[PRETOUCH_ENV]))
-        except ValueError:
+        except (ValueError, OverflowError):
             nbytes = -1
         if nbytes < 0:
             raise ValueError(f"{PRETOUCH_ENV}={env[PRETOUCH_ENV]!r}: not a byte count (0 turns pre-touching off)")

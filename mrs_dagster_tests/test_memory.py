@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mrs_dagster.memory import ALLOCATOR_ENV, HEAP_PER_DELIVERED_BYTE, PRETOUCH_ENV, allocator_env, pretouch_bytes
+from mrs_dagster.partitions import STORE_SHARDS_ENV
 from mrs_dagster_tests.browsing import free_port
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc and /proc")
@@ -135,6 +136,31 @@ def test_pretouch_grows_with_the_deliveries_within_half_the_available_memory():
 def test_an_operators_pretouch_bytes_win_and_a_bad_value_is_refused():
     assert pretouch_bytes(10**9, 10**11, env={PRETOUCH_ENV: "0"}) == 0
     assert pretouch_bytes(10**9, 10**11, env={PRETOUCH_ENV: "2e9"}) == 2 * 10**9
-    for bad in ("lots", "-1"):
+    for bad in ("lots", "-1", "inf", "nan"):
         with pytest.raises(ValueError, match=PRETOUCH_ENV):
             pretouch_bytes(10**9, 10**11, env={PRETOUCH_ENV: bad})
+
+
+# Runs `mrs run` with the arguments given and prints its peak resident MiB.
+_RUN_AND_MEASURE = """
+import resource, subprocess, sys
+subprocess.run([sys.executable, "-m", "mrs_dagster", "run", *sys.argv[1:]], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+@pytest.mark.world("tiny_world")
+def test_an_unpartitioned_mrs_run_touches_its_heap_ahead_and_a_run_in_store_shards_does_not(world_dir, tmp_path):
+    """A tiny world's run peaks far below 1.5 GiB; touching 1.5 GiB ahead shows in its peak. In
+    store shards the workers need that memory, so the run touches nothing."""
+    touched = {PRETOUCH_ENV: str(1536 * 2**20), "DAGSTER_HOME": str(tmp_path / "home")}
+
+    def peak_mib(data_dir, **env) -> float:
+        out = subprocess.run([sys.executable, "-c", _RUN_AND_MEASURE, "--data-dir", str(data_dir)],
+                             env={**os.environ, **touched, **env}, capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    sharded = tmp_path / "sharded"
+    subprocess.run(["cp", "-a", str(world_dir), str(sharded)], check=True)
+    assert peak_mib(world_dir) > 1536
+    assert peak_mib(sharded, **{STORE_SHARDS_ENV: "2"}) < 1024
