@@ -14,14 +14,26 @@ from mrs_dagster_tests.browsing import free_port
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc and /proc")
 
-# Prints the resident MiB given back by freeing 512 MiB of numpy and of Arrow memory, and Arrow's pool.
-_FREE_AND_MEASURE = """
+# What the scripts below measure with: the process's resident MiB.
+_RESIDENT_MIB = """
 import os
-import numpy as np, pyarrow as pa
 
 def resident_mib():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+"""
+
+
+def _printed(script: str, env: dict[str, str], *args: str) -> list[str]:
+    """What `script` (after `_RESIDENT_MIB`) printed, run in a fresh interpreter with `env`."""
+    out = subprocess.run([sys.executable, "-c", _RESIDENT_MIB + script, *args], env=env, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.split()
+
+
+# Prints the resident MiB given back by freeing 512 MiB of numpy and of Arrow memory, and Arrow's pool.
+_FREE_AND_MEASURE = """
+import numpy as np, pyarrow as pa
 
 def given_back(allocate):
     held = allocate()
@@ -36,9 +48,7 @@ print(numbers, arrow, pa.default_memory_pool().backend_name)
 
 
 def _given_back(env: dict[str, str]) -> tuple[float, float, str]:
-    out = subprocess.run([sys.executable, "-c", _FREE_AND_MEASURE], env=env, capture_output=True, text=True,
-                         check=True)
-    numbers, arrow, pool = out.stdout.split()
+    numbers, arrow, pool = _printed(_FREE_AND_MEASURE, env)
     return float(numbers), float(arrow), pool
 
 
@@ -86,13 +96,9 @@ def test_an_operators_own_allocator_settings_win():
 # Prints the page faults and the resident MiB added by filling 256 MiB of numpy, after pre-touching
 # `sys.argv[1]` bytes (0: none), and whether a thread pre-touched.
 _FILL_AFTER_PRETOUCH = """
-import os, resource, sys
+import resource, sys
 import numpy as np
 from mrs_dagster.memory import pretouch
-
-def resident_mib():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 thread = pretouch(int(sys.argv[1]))
 if thread is not None:
@@ -104,9 +110,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults, resident_mib(
 
 
 def _fill_after_pretouch(nbytes: int, env: dict[str, str]) -> tuple[int, float, bool]:
-    out = subprocess.run([sys.executable, "-c", _FILL_AFTER_PRETOUCH, str(nbytes)], env=env, capture_output=True,
-                         text=True, check=True)
-    faults, resident, touched = out.stdout.split()
+    faults, resident, touched = _printed(_FILL_AFTER_PRETOUCH, env, str(nbytes))
     return int(faults), float(resident), touched == "True"
 
 
@@ -156,9 +160,8 @@ def test_an_unpartitioned_mrs_run_touches_its_heap_ahead_and_a_run_in_store_shar
     touched = {PRETOUCH_ENV: str(1536 * 2**20), "DAGSTER_HOME": str(tmp_path / "home")}
 
     def peak_mib(data_dir, **env) -> float:
-        out = subprocess.run([sys.executable, "-c", _RUN_AND_MEASURE, "--data-dir", str(data_dir)],
-                             env={**os.environ, **touched, **env}, capture_output=True, text=True, check=True)
-        return float(out.stdout)
+        peak, = _printed(_RUN_AND_MEASURE, {**os.environ, **touched, **env}, "--data-dir", str(data_dir))
+        return float(peak)
 
     sharded = tmp_path / "sharded"
     subprocess.run(["cp", "-a", str(world_dir), str(sharded)], check=True)
