@@ -17,7 +17,7 @@ import pyarrow
 from pandera import dtypes
 from pandera.engines import pandas_engine
 
-from mrs_dagster.stages.order import is_sorted
+from mrs_dagster.stages.order import distinct_by_order
 
 TS = "datetime64[ns, UTC]"
 
@@ -122,13 +122,14 @@ class Dataset:
         return list(self.schema.columns)
 
     def key_duplicated(self, rows: pd.DataFrame) -> np.ndarray:
-        """Which `rows` repeat the key (the key columns `rows` has) of an earlier row: none when the
-        rows are strictly in `sort_by` order and it is part of that key (checking the order is a
-        pass over a few columns, where hashing ten million keys takes seconds)."""
+        """Which `rows` repeat the key (the key columns `rows` has) of an earlier row: none when
+        `sort_by` is part of the key and the rows' order shows them distinct in it
+        (`distinct_by_order`: a pass over a few columns, where hashing ten million keys takes
+        seconds)."""
         key = [c for c in self.key if c in rows.columns]
         if not key:
             return np.zeros(len(rows), dtype=bool)
-        if self.sort_by and set(self.sort_by) <= set(key) and is_sorted(rows, list(self.sort_by), strictly=True):
+        if self.sort_by and set(self.sort_by) <= set(key) and distinct_by_order(rows, list(self.sort_by)):
             return np.zeros(len(rows), dtype=bool)
         return rows.duplicated(key, keep="first").to_numpy()
 

@@ -274,14 +274,10 @@ def lake_input(lookback_days: int | None = None, columns: tuple[str, ...] = ()) 
     return AssetIn(metadata={"lookback_days": lookback_days, "columns": list(columns) or None})
 
 
-def current_series_input(lookback_days: int | None = None, in_store_batches: bool = False) -> AssetIn:
+def current_series_input(lookback_days: int | None = None) -> AssetIn:
     """`sales_timeseries_data` as its current series (`Lake.current_series`: the highest
-    feed_version per store, SKU and tick; SERIES_COLUMNS), over `lookback_days` as in `lake_input`;
-    `in_store_batches`: as an iterator of it, a batch of stores at a time (`Lake.store_batches`),
-    for a stage computed per store over all of them."""
-    return AssetIn("sales_timeseries_data", metadata={"lookback_days": lookback_days, "current_series": True,
-                                                      "in_store_batches": in_store_batches},
-                   **({"dagster_type": Any} if in_store_batches else {}))
+    feed_version per store, SKU and tick; SERIES_COLUMNS), over `lookback_days` as in `lake_input`."""
+    return AssetIn("sales_timeseries_data", metadata={"lookback_days": lookback_days, "current_series": True})
 
 
 def delivery_batches_input(lookback_days: int | None = None) -> AssetIn:
@@ -335,10 +331,6 @@ class LakeIOManager(ConfigurableIOManager):
         since = self.scope.window(wanted.get("lookback_days"))
         name = context.asset_key.path[-1]
         if wanted.get("current_series"):
-            if wanted.get("in_store_batches"):
-                batches = [shard] if shard else lake.store_batches(name, self.run_mode.batch_rows)
-                return self.run_mode.limit_frames(
-                    lake.current_series(run_id, since=since, shard=batch) for batch in batches)
             return self.run_mode.limit(lake.current_series(run_id, since=since, shard=shard))
         if wanted.get("delivery_batches"):
             return self.run_mode.limit_frames(self._delivery_batches(lake, name, run_id, since))

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from mrs_dagster.contracts import DATASETS, TEXT_DTYPE, contract_report
-from mrs_dagster.lake import Lake, UnknownDatasetError
+from mrs_dagster.lake import DEFAULT_NAMESPACE, Lake, UnknownDatasetError
+from mrs_dagster.stages.order import distinct_by_order
 from mrs_dagster.stages.shards import StoreShard
 
 
@@ -259,19 +260,40 @@ def test_read_since_is_the_rows_written_from_a_tick_on(tmp_path):
     assert len(rows) == 4 and rows["written_at"].min() == since
 
 
+def delivery(name: str, lines: int) -> pd.DataFrame:
+    """`unified_sales_data` rows of a delivery `name` of `lines` lines, its text Arrow-backed."""
+    ts = pd.Timestamp("2026-03-02 08:00", tz="UTC")
+    rows = pd.DataFrame({"retailer": "r", "store_id": "301", "sku": "A", "ts": ts, "units": 1.0, "sales_value": 2.0,
+                         "feed_version": 1, "source_file": name, "source_line": range(1, lines + 1),
+                         "written_at": ts, "run_id": "run-1"})
+    return rows.astype({column: TEXT_DTYPE for column in ("retailer", "store_id", "sku", "source_file", "run_id")})
+
+
 def test_dedup_by_source_file_appends_only_the_new_deliveries_lines(tmp_path):
     lake = Lake(tmp_path / "lake")
-
-    def delivery(name: str, lines: int) -> pd.DataFrame:
-        ts = pd.Timestamp("2026-03-02 08:00", tz="UTC")
-        return pd.DataFrame({"retailer": "r", "store_id": "301", "sku": "A", "ts": ts, "units": 1.0, "sales_value": 2.0,
-                             "feed_version": 1, "source_file": name, "source_line": range(1, lines + 1),
-                             "written_at": ts, "run_id": "run-1"})
 
     assert lake.append("unified_sales_data", delivery("landing/sales/a.csv", 3)) == 3
     both = pd.concat([delivery("landing/sales/a.csv", 3), delivery("landing/sales/b.csv", 2)])
     assert lake.append("unified_sales_data", both) == 2
     assert sorted(lake.read("unified_sales_data")["source_file"].unique()) == ["landing/sales/a.csv", "landing/sales/b.csv"]
+
+
+def test_rows_in_many_chunks_land_in_files_of_consecutive_rows_whose_read_back_shows_no_repeat(tmp_path):
+    """pyiceberg packs an append's record batches into data files first-fit: the rows of deliveries
+    concatenated (their text a chunk per delivery) would land in files each spanning all of them."""
+    lake = Lake(tmp_path / "lake")
+    name = "unified_sales_data"
+    lake.append(name, delivery("landing/sales/a.csv", 1))
+    with lake.catalog.load_table((DEFAULT_NAMESPACE, name)).transaction() as change:
+        change.set_properties(**{"write.target-file-size-bytes": str(64 * 1024)})
+    sizes = np.random.default_rng(3).integers(50, 400, size=40)
+
+    lake.append(name, pd.concat([delivery(f"landing/sales/b{i:02d}.csv", lines) for i, lines in enumerate(sizes)]))
+
+    assert len(list((tmp_path / "lake").rglob(f"{name}/data/*.parquet"))) > 3
+    rows = lake.read(name)
+    assert distinct_by_order(rows, list(DATASETS[name].sort_by))
+    assert len(rows) == 1 + sizes.sum()
 
 
 def series_rows(ts: list[str], feed_version: int, units: float) -> pd.DataFrame:

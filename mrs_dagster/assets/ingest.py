@@ -106,15 +106,16 @@ def sales_timeseries_data(unified_sales_data: Iterator[pd.DataFrame]) -> Iterato
     return map(sales_timeseries, unified_sales_data)
 
 
-@asset(group_name="ingest", ins={"sales_timeseries_data": current_series_input(0, in_store_batches=True)},
-       **contract("sales_daily_summary"))
+@asset(group_name="ingest", ins={"sales_timeseries_data": current_series_input(0)}, **contract("sales_daily_summary"))
 def sales_daily_summary(mrs: MRSConfig, run_mode: RunMode, scope: ReplayScope,
-                        sales_timeseries_data: Iterator[pd.DataFrame]) -> pd.DataFrame:
+                        sales_timeseries_data: pd.DataFrame) -> pd.DataFrame:
     """The current series per store, SKU, UTC day and feed_version: what the stages that need all
-    history read, made a batch of stores at a time (the summary is ~1/288 of the series). A run
-    scoped from a tick reads the series from that tick's day and keeps the earlier days as they
-    were: the deliveries it covers change no earlier tick."""
-    summary = concat_rows([daily_summary(series) for series in sales_timeseries_data])
+    history read. The series is read whole (of the run's store shard, in a sharded run), as the
+    baseline reads it next: a run that is not scoped reads and orders it once for both, where a
+    batch of stores at a time read it a second time (2-3 s on 8.9 million rows). A run scoped
+    from a tick reads the series from that tick's day and keeps the earlier days as they were: the
+    deliveries it covers change no earlier tick."""
+    summary = daily_summary(sales_timeseries_data)
     if (first_day := scope.window(0)) is not None:
         summary = replaced_from(run_mode.lake(mrs).read("sales_daily_summary", run_id=mrs.current_run_id()),
                                 summary, "day", first_day)

@@ -10,7 +10,7 @@ import pyarrow
 import pyarrow.compute as pc
 
 from mrs_dagster.contracts import LANDING_COLUMNS, SALES_TIMESERIES_DATA, TEXT_DTYPE, UNIFIED_SALES_DATA, UNIFIED_SALES_DATA_ERRORS
-from mrs_dagster.stages.frames import labelled_text, repeated_text, sorted_codes
+from mrs_dagster.stages.frames import labelled_text, repeated_text, sorted_codes, without
 from mrs_dagster.stages.timestamps import TICK, parse_timestamps
 from mrs_dagster.stages.validation import row_errors
 
@@ -47,23 +47,26 @@ def parse_sales_rows(raw: pd.DataFrame, source_file: str, run_id: str) -> tuple[
         "feed_version is not an integer >= 1": ~(feed_version.ge(1) & feed_version.mod(1).eq(0)).fillna(False),
     }
     reasons = row_errors(problems, raw.index)
-    ok = reasons.eq("").to_numpy()
+    ok = ~np.logical_or.reduce([np.asarray(bad, dtype=bool) for bad in problems.values()])
 
-    valid = pd.DataFrame(
+    # Made whole once and filtered only when a row is bad: each copy of a delivery's rows (a
+    # filter, an `assign`) cost about 0.02 s, over a second a run of 42 deliveries.
+    tick = ts.dt.floor(TICK)
+    valid = without(pd.DataFrame(
         {
             "retailer": text["retailer"],
             "store_id": text["store_id"],
             "sku": text["sku"],
-            "ts": ts.dt.floor(TICK),
+            "ts": tick,
             "units": units,
             "sales_value": sales_value,
-            "feed_version": feed_version,
+            "feed_version": np.where(ok, feed_version.to_numpy(), 1).astype("int64"),
             "source_file": repeated_text(source_file, len(raw)),
             "source_line": lines,
+            "written_at": tick,
+            "run_id": repeated_text(run_id, len(raw)),
         }
-    )[ok]
-    valid = valid.assign(written_at=valid["ts"], run_id=repeated_text(run_id, len(valid)),
-                         feed_version=valid["feed_version"].astype("int64"))
+    ), ~ok)
     return valid, _dead_letters(raw[~ok], reasons[~ok], source_file, lines[~ok], run_id)
 
 

@@ -1,5 +1,5 @@
 """Whether rows are already in an order: a frame of millions of rows already sorted need not be
-sorted again, and one strictly sorted on part of a key cannot repeat the key."""
+sorted again, and one whose rows order shows to be distinct on part of a key cannot repeat the key."""
 
 from __future__ import annotations
 
@@ -8,20 +8,49 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# Runs of rows in order that `distinct_by_order` compares: a log read back comes in a run per data
+# file (a few per commit), so more runs than this mean rows out of order, not files.
+MAX_RUNS = 1_000
+
 
 def is_sorted(frame: pd.DataFrame, columns: list[str], *, strictly: bool = False) -> bool:
     """Whether `frame`'s rows are in ascending order of `columns` (ties broken by the next column)
     with no missing value in them; `strictly`: and no two rows equal in all of them. A sort copies
     every row even of a frame already in order."""
-    tied = np.ones(max(len(frame) - 1, 0), dtype=bool)
-    for column in columns:
+    ascends = _ascends(frame, columns, strictly=strictly)
+    return ascends is not None and bool(ascends.all())
+
+
+def distinct_by_order(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether `frame`'s rows are shown distinct in `columns` (none missing) by their order alone: they
+    fall into runs each strictly ascending, and no two runs' spans overlap, as a log read back from
+    data files each written in order does (a scan lists the latest commit's files first, so the
+    rows are in order per file, not overall). False when their order does not show it (spans that
+    overlap, more than MAX_RUNS runs), which does not mean that two rows are equal."""
+    ascends = _ascends(frame, columns, strictly=True)
+    if ascends is None:
+        return False
+    starts = np.flatnonzero(~ascends) + 1
+    if not len(starts) or len(starts) > MAX_RUNS:
+        return not len(starts)
+    firsts, lasts = np.append(0, starts), np.append(starts - 1, len(frame) - 1)
+    run_order = frame.iloc[firsts][columns].reset_index(drop=True).sort_values(columns, kind="stable").index
+    bounds = np.stack([firsts[run_order], lasts[run_order]], axis=1).ravel()
+    bounds = bounds[np.append(True, bounds[1:] != bounds[:-1])]  # a run of one row has one bound
+    return is_sorted(frame.iloc[bounds], columns, strictly=True)
+
+
+def _ascends(frame: pd.DataFrame, columns: list[str], *, strictly: bool) -> np.ndarray | None:
+    """For each row but the last, whether the next comes after it in `columns` (or equals it, when
+    not `strictly`); None when a value of them is missing."""
+    ascends = np.full(max(len(frame) - 1, 0), not strictly)
+    for column in reversed(columns):
         values = pa.array(frame[column])
         if values.null_count:
-            return False
+            return None
         if len(values) < 2:
             continue
         before, after = values[:-1], values[1:]
-        if not pc.all(pc.or_(pc.invert(pa.array(tied)), pc.less_equal(before, after)), min_count=0).as_py():
-            return False
-        tied &= pc.equal(before, after).to_numpy(zero_copy_only=False)
-    return not (strictly and tied.any())
+        less = pc.less(before, after).to_numpy(zero_copy_only=False)
+        ascends = less | (pc.equal(before, after).to_numpy(zero_copy_only=False) & ascends)
+    return ascends

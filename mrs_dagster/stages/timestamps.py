@@ -19,8 +19,10 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     text = values.astype(TEXT_DTYPE).str.strip()
     # A column all of ISO 8601 times with a zone, or all without one (Arrow refuses a zoned value
     # for a naive type), as deliveries are, is parsed by Arrow: 0.01 s against 0.09-0.1 s in two
-    # groups by pandas for a delivery of 188,597 rows.
-    for zone in ("UTC", None):
+    # groups by pandas for a delivery of 188,597 rows. The first cell's form is tried first: a
+    # refused cast costs more than a parse (0.08 s for 199,544 naive times cast as zoned).
+    zones = ("UTC", None) if text.head(1).str.contains(_ZONE, na=False).any() else (None, "UTC")
+    for zone in zones:
         try:
             parsed = pc.cast(pa.array(text.array), pa.timestamp("ns", tz=zone))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -5,6 +5,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,9 +26,22 @@ def test_every_timestamp_form_reads_as_the_same_utc_tick():
     assert (parse_timestamps(forms) == TICK_10).all()
 
 
-def test_naive_and_zoned_values_in_one_column_do_not_contaminate_each_other():
-    mixed = pd.Series(["2026-03-02T12:00:00+02:00", "2026-03-02 10:00:00"])
-    assert list(parse_timestamps(mixed)) == [TICK_10, TICK_10]
+@pytest.mark.parametrize("cells", [["2026-03-02T12:00:00+02:00", "2026-03-02 10:00:00"],
+                                   ["2026-03-02 10:00:00", "2026-03-02T12:00:00+02:00"]])
+def test_naive_and_zoned_values_in_one_column_do_not_contaminate_each_other(cells):
+    assert list(parse_timestamps(pd.Series(cells))) == [TICK_10, TICK_10]
+
+
+@pytest.mark.parametrize("first", ["", "not a time", "2026-03-02 10:00:00Z"])
+def test_a_column_is_parsed_whatever_its_first_cell_says_of_the_others(first):
+    """The first cell picks which form is tried first; the others are read as they are."""
+    parsed = parse_timestamps(pd.Series([first, "2026-03-02T11:00:00+01:00", "2026-03-02T10:00:00Z"]))
+    assert list(parsed.iloc[1:]) == [TICK_10, TICK_10]
+    assert pd.isna(parsed.iloc[0]) == (first != "2026-03-02 10:00:00Z")
+
+
+def test_an_empty_column_parses_to_no_timestamps():
+    assert parse_timestamps(pd.Series([], dtype=TEXT_DTYPE)).empty
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,9 +1,10 @@
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrs_dagster.contracts import TEXT_DTYPE
-from mrs_dagster.stages.order import is_sorted
+from mrs_dagster.stages.order import MAX_RUNS, distinct_by_order, is_sorted
 
 _ROWS = st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 3)), max_size=12)
 
@@ -34,3 +35,45 @@ def test_strictly_sorted_rows_are_sorted_rows_without_a_repeat(rows):
                                                                                  and not repeats)
     assert is_sorted(frame, ["source_file"], strictly=True) == (frame["source_file"].notna().all()
                                                                  and not frame["source_file"].duplicated().any())
+
+
+@settings(max_examples=120, deadline=None)
+@given(_ROWS)
+def test_rows_shown_distinct_by_their_order_never_repeat(rows):
+    frame = _frame(rows)
+
+    if distinct_by_order(frame, ["source_file", "source_line"]):
+        assert not frame.duplicated().any() and frame["source_file"].notna().all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=3), min_size=1, max_size=5))
+def test_rows_read_back_from_files_each_in_order_show_distinct_rows(commits):
+    """As a log's rows read back: the latest commit's files first, each commit's files in order,
+    each file's rows in order (`commits`: the rows of each file of each commit)."""
+    files, line = [], 0
+    for sizes in commits:
+        files.append([])
+        for size in sizes:
+            files[-1].append([("f", line + i) for i in range(size)])
+            line += size
+    read_back = [row for commit in reversed(files) for file in commit for row in file]
+
+    assert distinct_by_order(_frame(read_back), ["source_file", "source_line"])
+
+
+@pytest.mark.parametrize("rows, why", [
+    ([("a", 1), ("a", 3), ("a", 2), ("a", 4)], "two runs' spans overlap, though no row repeats"),
+    ([("a", 0), ("a", 2), ("a", 1)], "runs that ascend into each other read as one, which spans another"),
+    ([("a", 1), ("a", 2), ("a", 2)], "a row repeats"),
+    ([("a", 2), (None, 1)], "a value is missing"),
+])
+def test_rows_whose_order_does_not_show_them_distinct_are_not_said_to_be(rows, why):
+    assert not distinct_by_order(_frame(rows), ["source_file", "source_line"]), why
+
+
+def test_more_runs_than_max_runs_are_taken_for_rows_out_of_order():
+    descending = [("a", line) for line in range(MAX_RUNS, -1, -1)]  # each row a run of its own
+
+    assert distinct_by_order(_frame(descending), ["source_file", "source_line"])  # MAX_RUNS runs
+    assert not distinct_by_order(_frame([("a", MAX_RUNS + 1), *descending]), ["source_file", "source_line"])
