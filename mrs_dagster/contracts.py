@@ -17,7 +17,7 @@ import pyarrow
 from pandera import dtypes
 from pandera.engines import pandas_engine
 
-from mrs_dagster.stages.order import distinct_by_order
+from mrs_dagster.stages.order import distinct_by_order, is_sorted
 
 TS = "datetime64[ns, UTC]"
 
@@ -120,6 +120,12 @@ class Dataset:
     @property
     def columns(self) -> list[str]:
         return list(self.schema.columns)
+
+    def in_key_order(self, rows: pd.DataFrame) -> bool:
+        """Whether `rows` are strictly in `sort_by` order and it is part of the key: then they are
+        in the order they are written in and repeat no key."""
+        return bool(self.sort_by) and set(self.sort_by) <= set(self.key) and is_sorted(
+            rows, list(self.sort_by), strictly=True)
 
     def key_duplicated(self, rows: pd.DataFrame) -> np.ndarray:
         """Which `rows` repeat the key (the key columns `rows` has) of an earlier row: none when

@@ -36,7 +36,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from mrs_dagster.contracts import ARROW_TEXT, DATASETS, STAGE_ERRORS, Dataset, coerced, conform, split_valid
-from mrs_dagster.stages.frames import without
+from mrs_dagster.stages.frames import in_batches, without
 from mrs_dagster.stages.ingest import SERIES_COLUMNS, current_sales_series
 from mrs_dagster.stages.order import is_sorted
 from mrs_dagster.stages.shards import StoreShard
@@ -154,17 +154,20 @@ class Lake:
         return self._append_conformed(name, conform(dataset(name), df))
 
     def _append_conformed(self, name: str, rows: pd.DataFrame) -> int:
-        rows = without(rows, dataset(name).key_duplicated(rows))
+        # Rows a stage wrote in the key's order need neither a dedup nor a sort: one pass tells.
+        in_order = dataset(name).in_key_order(rows)
+        if not in_order:
+            rows = without(rows, dataset(name).key_duplicated(rows))
         if rows.empty:
             return 0
         for attempt in range(COMMIT_ATTEMPTS - 1):
             try:
-                return self._append_new(name, rows)
+                return self._append_new(name, rows, in_order)
             except CommitFailedException:
                 time.sleep(0.05 * 2**attempt)
-        return self._append_new(name, rows)
+        return self._append_new(name, rows, in_order)
 
-    def _append_new(self, name: str, rows: pd.DataFrame) -> int:
+    def _append_new(self, name: str, rows: pd.DataFrame, in_order: bool) -> int:
         ds = dataset(name)
         table = self._table(name)
         stored_keys = _pandas(table.scan(row_filter=_key_lookup(ds, rows), selected_fields=ds.key).to_arrow())
@@ -181,7 +184,7 @@ class Lake:
         # check read back rows whose order shows them distinct (`distinct_by_order`). And Arrow
         # takes rows across many chunks at twice the cost of one (a model log: 2.5 s against 1.3 s).
         new = pyarrow.Table.from_pandas(rows, schema=ds.arrow_schema(), preserve_index=False).combine_chunks()
-        if ds.sort_by and not is_sorted(rows, list(ds.sort_by)):
+        if ds.sort_by and not (in_order or is_sorted(rows, list(ds.sort_by))):
             # Sorted in Arrow: a pandas sort copies every text cell as a Python object.
             new = new.take(pc.sort_indices(new, [(column, "ascending") for column in ds.sort_by]))
         table.append(new)
@@ -312,6 +315,17 @@ class Lake:
         snapshot = table.metadata.current_snapshot() if table is not None else None
         stored = int(snapshot.summary["total-records"]) if snapshot is not None and snapshot.summary else 0
         return StoreShard.all(max(1, min(-(-stored // rows), len(self.distinct(name, "store_id")))))
+
+    def delivery_batches(self, name: str, rows: int, run_id: str | None = None, since: pd.Timestamp | None = None,
+                         *, newest_first: bool = False) -> list[list[str]]:
+        """The deliveries (`source_file`) of a table's rows (of `run_id`'s, written from `since`) in
+        batches of about `rows` rows of whole deliveries, in name order or `newest_first`. A table
+        written in `source_file` order has files of consecutive deliveries, so a batch's read
+        (`Lake.read(source_files=...)`) opens only its files."""
+        landed = self.read(name, run_id=run_id, since=since, columns=["source_file"])["source_file"].value_counts()
+        deliveries = sorted(landed.items(), reverse=newest_first)
+        return [[source_file for source_file, _ in batch]
+                for batch in in_batches(deliveries, rows, size=lambda delivery: delivery[1])]
 
     def time_batches(self, name: str, column: str, rows: int, run_id: str | None = None,
                      since: pd.Timestamp | None = None) -> list[TimeSpan] | None:

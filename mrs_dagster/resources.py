@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from mrs_dagster.lake import Lake, dataset
 from mrs_dagster.partitions import running_shard
 from mrs_dagster.stages import baseline, classifier
-from mrs_dagster.stages.frames import in_batches, without
+from mrs_dagster.stages.frames import without
 from mrs_dagster.stages.timestamps import as_utc
 from mrs_dagster.stages.versions import current_rows, model_version
 
@@ -341,7 +341,5 @@ class LakeIOManager(ConfigurableIOManager):
 
     def _delivery_batches(self, lake: Lake, name: str, run_id: str,
                           since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
-        landed = lake.read(name, run_id=run_id, since=since, columns=["source_file"])["source_file"].value_counts()
-        newest_first = sorted(landed.items(), reverse=True)
-        for deliveries in in_batches(newest_first, self.run_mode.batch_rows, size=lambda delivery: delivery[1]):
-            yield lake.read(name, run_id=run_id, since=since, source_files=[source_file for source_file, _ in deliveries])
+        for deliveries in lake.delivery_batches(name, self.run_mode.batch_rows, run_id, since, newest_first=True):
+            yield lake.read(name, run_id=run_id, since=since, source_files=deliveries)

@@ -69,9 +69,8 @@ def test_a_log_written_by_tick_is_checked_in_spans_of_ticks_that_a_key_never_str
     name = "baseline_sales_model_prediction_log"
     stored = lake.read(name)
     last_tick = stored[stored["ts"] == stored["ts"].max()]
-    # The last tick's rows again, around the lake's dedup: a file of their own, starting at that tick.
-    lake._table(name).append(pyarrow.Table.from_pandas(last_tick, schema=dataset(name).arrow_schema(),
-                                                       preserve_index=False))
+    # The last tick's rows again: a file of their own, starting at that tick.
+    _append_around_the_dedup(lake, name, last_tick)
 
     checked = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
 
@@ -80,25 +79,48 @@ def test_a_log_written_by_tick_is_checked_in_spans_of_ticks_that_a_key_never_str
     assert checked[(name, "idempotent_key_unique")].metadata["duplicate_rows"].value == len(last_tick)
 
 
-def test_checks_read_a_batch_of_stores_at_a_time_and_still_find_a_key_two_batches_share(world_dir):
-    def rows_checked(evaluations) -> dict:
-        return {key[0]: ev.metadata["rows"].value for key, ev in evaluations.items() if key[1] == "contract"}
+def _rows_checked(evaluations) -> dict:
+    return {key[0]: ev.metadata["rows"].value for key, ev in evaluations.items() if key[1] == "contract"}
 
+
+def _append_around_the_dedup(lake: Lake, name: str, rows) -> None:
+    lake._table(name).append(pyarrow.Table.from_pandas(rows, schema=dataset(name).arrow_schema(), preserve_index=False))
+
+
+def test_checks_read_a_batch_of_stores_at_a_time_and_still_find_a_key_two_batches_share(world_dir):
     whole = check_evaluations(run_main_job(world_dir))
     batched = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
     assert all(ev.passed for ev in batched.values() if ev.check_name in CHECKS)
-    assert rows_checked(batched) == rows_checked(whole) and rows_checked(batched)["sales_timeseries_data"] > 0
-    assert batched[("unified_sales_data", "contract")].metadata["read_in_parts"].value > 1
+    assert _rows_checked(batched) == _rows_checked(whole) and _rows_checked(batched)["sales_timeseries_data"] > 0
+    name = "combo_catalog"  # every row has a store; its key (combo_id, run_id) has none
+    assert batched[(name, "contract")].metadata["read_in_parts"].value > 1
     lake = Lake(world_dir / "lake")
-    stores = sorted(lake.distinct("unified_sales_data", "store_id"))
-    batches = lake.store_batches("unified_sales_data", 1)
+    stores = sorted(lake.distinct(name, "store_id"))
+    batches = lake.store_batches(name, 1)
     assert len(batches) == len(stores) > 1
-    line = lake.read("unified_sales_data").head(1)
-    other = next(s for s in stores if not next(b for b in batches if b.holds(line["store_id"].iat[0])).holds(s))
-    # The same landed line again under another store: its key (source_file, source_line, run_id) spans two batches.
-    lake._table("unified_sales_data").append(pyarrow.Table.from_pandas(
-        line.assign(store_id=other), schema=dataset("unified_sales_data").arrow_schema(), preserve_index=False))
+    combo = lake.read(name).head(1)
+    other = next(s for s in stores if not next(b for b in batches if b.holds(combo["store_id"].iat[0])).holds(s))
+    _append_around_the_dedup(lake, name, combo.assign(store_id=other))  # its key now in two batches
+
     broken = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
-    assert broken[("unified_sales_data", "idempotent_key_unique")].passed is False
-    assert broken[("unified_sales_data", "contract")].passed is True
-    assert rows_checked(broken)["unified_sales_data"] == rows_checked(whole)["unified_sales_data"] + 1
+
+    assert broken[(name, "idempotent_key_unique")].passed is False
+    assert broken[(name, "contract")].passed is True
+    assert _rows_checked(broken)[name] == _rows_checked(whole)[name] + 1
+
+
+def test_a_log_written_by_delivery_is_checked_in_batches_of_whole_deliveries(world_dir):
+    """A batch reads only its deliveries' files, and no key (source_file, source_line, run_id) spans two."""
+    whole = check_evaluations(run_main_job(world_dir))
+    lake = Lake(world_dir / "lake")
+    name = "unified_sales_data"
+    deliveries = lake.distinct(name, "source_file")
+    batched = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
+    assert batched[(name, "contract")].metadata["read_in_parts"].value == len(deliveries) > 1
+    assert batched[(name, "idempotent_key_unique")].passed is True
+    _append_around_the_dedup(lake, name, lake.read(name).tail(1))
+
+    broken = check_evaluations(run_main_job(world_dir, {"batch_rows": 1}))
+
+    assert broken[(name, "idempotent_key_unique")].metadata["duplicate_rows"].value == 1
+    assert _rows_checked(broken)[name] == _rows_checked(whole)[name] + 1

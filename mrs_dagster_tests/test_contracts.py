@@ -34,6 +34,20 @@ def test_key_duplicated_is_pandas_duplicated_on_the_key_in_or_out_of_the_stored_
     assert duplicate_keys(log, keys) == expected.sum()
 
 
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_KEYS, max_size=14), st.booleans())
+def test_rows_in_key_order_are_sorted_for_writing_and_repeat_no_key(rows, stored_order):
+    log = ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG
+    keys = _log_keys(rows)
+    if stored_order:
+        keys = keys.sort_values(list(log.sort_by), kind="stable", ignore_index=True)
+    in_order = keys.sort_values(list(log.sort_by), kind="stable", ignore_index=True)
+
+    assert log.in_key_order(keys) == (keys.equals(in_order) and not keys.duplicated(list(log.sort_by)).any())
+    if log.in_key_order(keys):
+        assert not keys.duplicated(list(log.key)).any()
+
+
 def test_rows_in_the_stored_order_with_a_repeated_tick_still_count_as_duplicates():
     log = ANOMALY_CLASSIFIER_MODEL_PREDICTION_LOG
     keys = _log_keys([("s1", "A", 0, 1), ("s1", "A", 0, 1), ("s1", "B", 0, 1), ("s2", "A", 1, 1)])

@@ -38,6 +38,15 @@ def test_append_dedups_on_the_idempotent_key(tmp_path):
     assert len(lake.read("baseline_sales_model_prediction_log")) == 12
 
 
+def test_rows_out_of_order_with_a_key_twice_are_stored_once_each_in_order(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    rows = baseline_rows(5)
+
+    assert lake.append("baseline_sales_model_prediction_log", pd.concat([rows.iloc[::-1], rows.iloc[[2]]])) == 5
+    stored = lake.read("baseline_sales_model_prediction_log")
+    pd.testing.assert_series_equal(stored["ts"], rows["ts"])
+
+
 def test_dedup_finds_the_stored_keys_of_the_new_rows_stores_at_the_same_ticks(tmp_path):
     lake = Lake(tmp_path / "lake")
     name = "baseline_sales_model_prediction_log"

@@ -75,10 +75,12 @@ def contract_checks(name: str):
 
 def _parts(lake: Lake, dataset: Dataset, shard: StoreShard | None, batch_rows: int, run_id: str,
            since: pd.Timestamp | None) -> list[dict]:
-    """What the checks of a log read at a time, as `Lake.read` filters: the run's store shard; or
-    spans of about `batch_rows` rows of the time the log is written in order of, when that time is
-    part of its key (a span reads only its row groups, and no key spans two); or batches of stores,
-    for a big log whose every row has a store (each read decodes the whole table); else all rows."""
+    """What the checks of a log read at a time, as `Lake.read` filters: the run's store shard; or,
+    when the log is written in order of a time or of its deliveries and that is part of its key
+    (no key spans two parts), spans of about `batch_rows` rows of that time (a span reads only its
+    row groups) or batches of whole deliveries (a batch reads only its files); or batches of
+    stores, for a big log whose every row has a store (each read decodes the whole table); else
+    all rows."""
     if shard is not None:
         return [{"shard": shard}]
     first = dataset.sort_by[0] if dataset.sort_by else None
@@ -86,6 +88,9 @@ def _parts(lake: Lake, dataset: Dataset, shard: StoreShard | None, batch_rows: i
         spans = lake.time_batches(dataset.name, first, batch_rows, run_id, since)
         if spans is not None:
             return [{"span": span} for span in spans] if len(spans) > 1 else [{}]
+    if first in dataset.key and first == "source_file":
+        batches = lake.delivery_batches(dataset.name, batch_rows, run_id, since)
+        return [{"source_files": batch} for batch in batches] if len(batches) > 1 else [{}]
     store_id = dataset.schema.columns.get("store_id")
     batches = lake.store_batches(dataset.name, batch_rows) if store_id is not None and not store_id.nullable else []
     return [{"shard": batch} for batch in batches] if len(batches) > 1 else [{}]
