@@ -17,7 +17,7 @@ import pyarrow
 from pandera import dtypes
 from pandera.engines import pandas_engine
 
-from mrs_dagster.stages.order import distinct_by_order, is_sorted
+from mrs_dagster.stages.order import distinct_by_order, is_sorted, repeated_rows
 
 TS = "datetime64[ns, UTC]"
 
@@ -131,13 +131,14 @@ class Dataset:
         """Which `rows` repeat the key (the key columns `rows` has) of an earlier row: none when
         `sort_by` is part of the key and the rows' order shows them distinct in it
         (`distinct_by_order`: a pass over a few columns, where hashing ten million keys takes
-        seconds)."""
+        seconds); else by `repeated_rows`, the sort columns first (rows read back are in runs in
+        their order)."""
         key = [c for c in self.key if c in rows.columns]
         if not key:
             return np.zeros(len(rows), dtype=bool)
         if self.sort_by and set(self.sort_by) <= set(key) and distinct_by_order(rows, list(self.sort_by)):
             return np.zeros(len(rows), dtype=bool)
-        return rows.duplicated(key, keep="first").to_numpy()
+        return repeated_rows(rows, [c for c in self.sort_by if c in key] + [c for c in key if c not in self.sort_by])
 
     def arrow_schema(self) -> pyarrow.Schema:
         return pyarrow.schema(

@@ -1,10 +1,11 @@
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrs_dagster.contracts import TEXT_DTYPE
-from mrs_dagster.stages.order import MAX_RUNS, distinct_by_order, is_sorted
+from mrs_dagster.stages.order import MAX_RUNS, distinct_by_order, is_sorted, repeated_rows
 
 _ROWS = st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 3)), max_size=12)
 
@@ -77,3 +78,29 @@ def test_more_runs_than_max_runs_are_taken_for_rows_out_of_order():
 
     assert distinct_by_order(_frame(descending), ["source_file", "source_line"])  # MAX_RUNS runs
     assert not distinct_by_order(_frame([("a", MAX_RUNS + 1), *descending]), ["source_file", "source_line"])
+
+
+_CELLS = st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from([0, 1, None]),
+                   st.sampled_from([pd.Timestamp("2026-03-02", tz="UTC"), pd.Timestamp("2026-03-03", tz="UTC"), pd.NaT]),
+                   st.integers(-2, 2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_CELLS, max_size=16), st.permutations(["text", "number", "time", "integer"]))
+def test_repeated_rows_are_pandas_duplicated_in_any_order_of_the_columns(rows, columns):
+    frame = pd.DataFrame({
+        "text": pd.array([r[0] for r in rows], dtype=TEXT_DTYPE),
+        "number": pd.array([r[1] for r in rows], dtype="float64"),
+        "time": pd.array([r[2] for r in rows], dtype="datetime64[ns, UTC]"),
+        "integer": pd.array([r[3] for r in rows], dtype="int64"),
+    })
+
+    assert np.array_equal(repeated_rows(frame, columns), frame.duplicated(columns, keep="first").to_numpy())
+
+
+def test_repeated_rows_fold_columns_whose_codes_together_overflow_an_integer():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({f"c{i}": rng.permutation(70_000) for i in range(4)})  # 70,000**4 > 2**62
+    frame = pd.concat([frame, frame.iloc[[3, 17]]], ignore_index=True)
+
+    assert list(np.flatnonzero(repeated_rows(frame, list(frame.columns)))) == [70_000, 70_001]
