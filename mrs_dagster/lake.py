@@ -155,9 +155,10 @@ class Lake:
 
     def _append_conformed(self, name: str, rows: pd.DataFrame) -> int:
         # Rows a stage wrote in the key's order need neither a dedup nor a sort: one pass tells.
-        in_order = dataset(name).in_key_order(rows)
+        ds = dataset(name)
+        in_order = ds.in_key_order(rows)
         if not in_order:
-            rows = without(rows, dataset(name).key_duplicated(rows))
+            rows = without(rows, ds.key_duplicated(rows))
         if rows.empty:
             return 0
         for attempt in range(COMMIT_ATTEMPTS - 1):

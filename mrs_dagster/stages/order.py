@@ -1,5 +1,6 @@
-"""Whether rows are already in an order: a frame of millions of rows already sorted need not be
-sorted again, and one whose rows order shows to be distinct on part of a key cannot repeat the key."""
+"""Rows and their order: a frame of millions of rows already sorted need not be sorted again, one
+whose order shows its rows distinct in part of a key cannot repeat the key, and rows in a few runs
+of an order sort in near-linear time."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ def is_sorted(frame: pd.DataFrame, columns: list[str], *, strictly: bool = False
 
 def distinct_by_order(frame: pd.DataFrame, columns: list[str]) -> bool:
     """Whether `frame`'s rows are shown distinct in `columns` (none missing) by their order alone: they
-    fall into runs each strictly ascending, and no two runs' spans overlap, as a log read back from
-    data files each written in order does (a scan lists the latest commit's files first, so the
-    rows are in order per file, not overall). False when their order does not show it (spans that
-    overlap, more than MAX_RUNS runs), which does not mean that two rows are equal."""
+    fall into runs each strictly ascending (a run ends where the next row does not come after it),
+    and no two runs' spans overlap, as a log read back from data files each written in order does
+    (a scan lists the latest commit's files first, so the rows are in order per file, not overall).
+    False when their order does not show it (spans that overlap, more than MAX_RUNS runs), which
+    does not mean that two rows are equal."""
     ascends = _ascends(frame, columns, strictly=True)
     if ascends is None:
         return False
