@@ -48,10 +48,13 @@ def allocator_env(env: Mapping[str, str]) -> dict[str, str]:
     return {**ALLOCATOR_ENV, **env}
 
 
+# Where the settings apply: elsewhere glibc's are moot, and Arrow keeps its own pool.
+ON_GLIBC = sys.platform.startswith("linux")
+
+
 def lacks_allocator_env() -> bool:
-    """Whether this process was started without some of the settings, on Linux (elsewhere glibc's
-    are moot, and Arrow keeps its own pool)."""
-    return sys.platform.startswith("linux") and allocator_env(os.environ) != dict(os.environ)
+    """Whether this process was started without some of the settings, where they apply."""
+    return ON_GLIBC and allocator_env(os.environ) != dict(os.environ)
 
 
 # Heap pre-touched per byte of the deliveries a run ingests: a whole run on the 50 x 200 x 14 world
@@ -96,7 +99,7 @@ def pretouch(nbytes: int) -> threading.Thread | None:
     """Write `nbytes` of fresh heap on a thread of its own and free them for this process to reuse
     (see the module); the thread, or None where freed memory is not kept (a process started
     without the settings would hand the block straight back to the kernel) or for no bytes."""
-    if nbytes <= 0 or lacks_allocator_env() or not sys.platform.startswith("linux"):
+    if nbytes <= 0 or not ON_GLIBC or lacks_allocator_env():
         return None
     thread = threading.Thread(target=_touch, args=(nbytes,), name="mrs-pretouch", daemon=True)
     thread.start()

@@ -47,13 +47,17 @@ def test_every_log_has_blocking_contract_key_and_null_checks_that_pass_on_a_heal
     assert all(results[k] for k in expected), [k for k in expected if not results[k]]
 
 
+def _append_around_the_dedup(lake: Lake, name: str, rows) -> None:
+    """Write `rows` around the lake's dedup, as a broken writer or a bad manual fix would."""
+    lake._table(name).append(pyarrow.Table.from_pandas(rows, schema=dataset(name).arrow_schema(), preserve_index=False))
+
+
 def test_a_duplicated_key_fails_its_check_and_blocks_the_assets_downstream(world_dir):
     assert run_main_job(world_dir).success
     lake = Lake(world_dir / "lake")
     name = "minority_reports_detected_log"
     rows = lake.read(name).head(3)
-    # Written around the lake's dedup, as a broken writer or a bad manual fix would.
-    lake._table(name).append(pyarrow.Table.from_pandas(rows, schema=dataset(name).arrow_schema(), preserve_index=False))
+    _append_around_the_dedup(lake, name, rows)
     result = run_main_job(world_dir)
     results = check_results(result)
     assert results[(name, "idempotent_key_unique")] is False
@@ -81,10 +85,6 @@ def test_a_log_written_by_tick_is_checked_in_spans_of_ticks_that_a_key_never_str
 
 def _rows_checked(evaluations) -> dict:
     return {key[0]: ev.metadata["rows"].value for key, ev in evaluations.items() if key[1] == "contract"}
-
-
-def _append_around_the_dedup(lake: Lake, name: str, rows) -> None:
-    lake._table(name).append(pyarrow.Table.from_pandas(rows, schema=dataset(name).arrow_schema(), preserve_index=False))
 
 
 def test_checks_read_a_batch_of_stores_at_a_time_and_still_find_a_key_two_batches_share(world_dir):
